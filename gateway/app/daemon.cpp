@@ -1,0 +1,232 @@
+#include "daemon.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "xrm/common/clock.hpp"
+#include "xrm/common/log.hpp"
+#include "xrm/config/config.hpp"
+#include "xrm/config/options.hpp"
+#include "xrm/ingest/local_link.hpp"
+#include "xrm/store/database.hpp"
+#include "xrm/store/gateway_state.hpp"
+#include "xrm/uplink/uplink.hpp"
+
+#ifndef XRM_VERSION
+#define XRM_VERSION "0.0.0"
+#endif
+
+namespace xrm::app {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+constexpr auto kShutdownStep = 2s;       // per connection: PUBACK of status offline, disconnect
+constexpr auto kShutdownDeadline = 6s;   // then the process exits regardless
+
+// Loads and validates; prints every problem as FILE:LINE:KEY: message.
+bool load_config(const std::string& path, config::Config& out) {
+  std::vector<config::ConfigError> errors;
+  config::Config c = config::load_file(path, errors);
+  if (errors.empty()) {
+    if (Status st = config::read_secrets(c); !st) {
+      std::fprintf(stderr, "%s\n", st.message().c_str());
+      return false;
+    }
+    out = std::move(c);
+    return true;
+  }
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+  return false;
+}
+
+// The running daemon: owns the stages and wires them on one io_context.
+class Daemon {
+ public:
+  Daemon(config::Config config, std::string config_path)
+      : config_(std::move(config)), config_path_(std::move(config_path)), signals_(io_), watchdog_(io_),
+        deadline_(io_) {}
+
+  int run() {
+    auto db = store::Database::open(config_.gateway.data_dir);
+    if (!db) {
+      XRM_ERROR << db.status().message();
+      return kExitFailure;
+    }
+    db_ = std::move(*db);
+    state_ = std::make_unique<store::GatewayState>(*db_);
+    uplink_ = std::make_unique<uplink::Uplink>(io_, config_, *state_, clock_, XRM_VERSION);
+    local_ = std::make_unique<ingest::LocalLink>(io_, config_);
+
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+    signals_.add(SIGHUP);
+    wait_signal();
+    start_watchdog();
+
+    local_->start();
+    uplink_->start();
+    XRM_NOTICE << "xrm-gatewayd " << XRM_VERSION << " started: gateway " << config_.gateway.id << ", data "
+               << db_->path();
+    sd_notify(0, "READY=1\nSTATUS=running");
+
+    io_.run();
+    XRM_NOTICE << "xrm-gatewayd stopped";
+    return kExitOk;
+  }
+
+ private:
+  void wait_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload();
+        wait_signal();
+        return;
+      }
+      XRM_NOTICE << "signal " << sig << ": shutting down";
+      shutdown();
+    });
+  }
+
+  void shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    deadline_.expires_after(kShutdownDeadline);
+    deadline_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      XRM_WARN << "shutdown took longer than " << std::chrono::seconds(kShutdownDeadline).count() << "s; exiting";
+      io_.stop();
+    });
+    // Status offline first, then the local broker, then stop.
+    uplink_->shutdown(kShutdownStep, [this] {
+      local_->shutdown(kShutdownStep, [this] {
+        signals_.cancel();
+        watchdog_.cancel();
+        deadline_.cancel();
+        io_.stop();
+      });
+    });
+  }
+
+  void reload() {
+    sd_notify(0, "RELOADING=1\nSTATUS=reloading configuration");
+    config::Config fresh;
+    if (!load_config(config_path_, fresh)) {
+      XRM_ERROR << "reload: " << config_path_ << " has errors (above); keeping the running configuration";
+      sd_notify(0, "READY=1\nSTATUS=running (reload failed)");
+      return;
+    }
+    std::string restart_keys;
+    std::string applied;
+    for (const auto& spec : config::option_table()) {
+      const std::string name = spec.name();
+      if (fresh.values[name] == config_.values[name]) continue;
+      std::string& list = spec.reloadable ? applied : restart_keys;
+      list += (list.empty() ? "" : ", ") + name;
+    }
+    log::set_level(fresh.log.level);
+    uplink_->reload(fresh);
+    local_->reload(fresh);
+    // Keep restart-only values as they run, so the next reload compares against what is in force.
+    for (const auto& spec : config::option_table()) {
+      if (spec.reloadable) {
+        const std::string name = spec.name();
+        config_.values[name] = fresh.values[name];
+        spec.apply(config_, config_.values[name]);
+      }
+    }
+    XRM_NOTICE << "reload: " << (applied.empty() ? "nothing to apply" : "applied " + applied)
+               << (restart_keys.empty() ? "" : "; changed but need a restart: " + restart_keys);
+    sd_notify(0, "READY=1\nSTATUS=running");
+  }
+
+  void start_watchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    XRM_INFO << "systemd watchdog: pinging every " << watchdog_interval_.count() / 1000 << " ms";
+    ping_watchdog();
+  }
+
+  // The ping runs on the io thread, so a stalled pipeline stops the pings and systemd restarts us.
+  void ping_watchdog() {
+    sd_notify(0, "WATCHDOG=1");
+    watchdog_.expires_after(watchdog_interval_);
+    watchdog_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) ping_watchdog();
+    });
+  }
+
+  config::Config config_;
+  std::string config_path_;
+  SystemClock clock_;
+  asio::io_context io_{1};
+  asio::signal_set signals_;
+  asio::steady_timer watchdog_;
+  asio::steady_timer deadline_;
+  std::chrono::microseconds watchdog_interval_{};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::GatewayState> state_;
+  std::unique_ptr<uplink::Uplink> uplink_;
+  std::unique_ptr<ingest::LocalLink> local_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App cli{"xrm-gatewayd: the XRM edge gateway daemon (devices as stakeholders, health, durable uplink)"};
+  std::string config_path = "/etc/xrm-gateway/gateway.toml";
+  bool check_only = false;
+  bool print_reference = false;
+  bool show_version = false;
+  cli.add_option("-c,--config", config_path, "Configuration file (TOML)")->capture_default_str();
+  cli.add_flag("--check-config", check_only, "Validate the configuration (and read its password files), then exit");
+  cli.add_flag("--print-config-reference", print_reference, "Print the configuration reference (Markdown) and exit");
+  cli.add_flag("-V,--version", show_version, "Print the version and exit");
+  cli.footer("Configuration keys (section, key, type, default):\n" + config::render_reference_text() +
+             "\nExit codes: 0 success, 1 runtime failure, 2 usage or configuration error.");
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = cli.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (show_version) {
+    std::printf("xrm-gatewayd %s\n", XRM_VERSION);
+    return kExitOk;
+  }
+  if (print_reference) {
+    std::fputs(config::render_reference_markdown().c_str(), stdout);
+    return kExitOk;
+  }
+
+  config::Config config;
+  if (!load_config(config_path, config)) return kExitUsage;
+  if (check_only) {
+    std::printf("%s: ok\n", config_path.c_str());
+    return kExitOk;
+  }
+  log::set_level(config.log.level);
+
+  try {
+    Daemon daemon(std::move(config), config_path);
+    return daemon.run();
+  } catch (const std::exception& e) {
+    XRM_ERROR << "fatal: " << e.what();
+    return kExitFailure;
+  }
+}
+
+}  // namespace xrm::app

@@ -1,0 +1,194 @@
+#include "xrm/config/options.hpp"
+
+#include <array>
+#include <sstream>
+
+#include "xrm/common/units.hpp"
+
+namespace xrm::config {
+namespace {
+
+Status assign_duration(milliseconds& out, std::string_view text) {
+  auto d = parse_duration(text);
+  if (!d) return d.status();
+  out = *d;
+  return Status::ok();
+}
+
+Status assign_size(std::uint64_t& out, std::string_view text) {
+  auto s = parse_size(text);
+  if (!s) return s.status();
+  out = *s;
+  return Status::ok();
+}
+
+Status assign_level(log::Level& out, std::string_view text) {
+  if (!log::parse_level(text, out)) return Status::invalid_argument("unknown log level");
+  return Status::ok();
+}
+
+}  // namespace
+
+#define XRM_STR(field) [](Config& c, std::string_view t) { c.field = std::string(t); return Status::ok(); }
+#define XRM_DUR(field) [](Config& c, std::string_view t) { return assign_duration(c.field, t); }
+#define XRM_SIZE(field) [](Config& c, std::string_view t) { return assign_size(c.field, t); }
+#define XRM_LEVEL(field) [](Config& c, std::string_view t) { return assign_level(c.field, t); }
+
+// The MQTT connection keys shared by [local] and [upstream].
+#define XRM_BROKER_OPTIONS(sec, side, url_default, url_required, user_default, pass_default, who)                                \
+  {sec, "url", OptionType::kUrl, url_default, url_required, false, "",                                                     \
+   "Broker address: tcp://HOST:PORT, ssl://HOST:PORT (TLS), mqtt:// and mqtts:// alike.", XRM_STR(side.url)},       \
+  {sec, "username", OptionType::kString, user_default, false, false, "",                                            \
+   "User name the gateway authenticates with (" who ").", XRM_STR(side.username)},                                  \
+  {sec, "password_file", OptionType::kPath, pass_default, false, false, "",                                         \
+   "File holding the password (first line). Secrets are never taken from the command line.",                        \
+   XRM_STR(side.password_file)},                                                                                     \
+  {sec, "ca_file", OptionType::kPath, "", false, false, "",                                                         \
+   "TLS: PEM file of trusted CAs; empty: the system's CA store.", XRM_STR(side.ca_file)},                           \
+  {sec, "cert_file", OptionType::kPath, "", false, false, "",                                                       \
+   "TLS: client certificate (PEM), with key_file.", XRM_STR(side.cert_file)},                                       \
+  {sec, "key_file", OptionType::kPath, "", false, false, "",                                                        \
+   "TLS: client private key (PEM), with cert_file.", XRM_STR(side.key_file)},                                       \
+  {sec, "client_id", OptionType::kString, "", false, false, "",                                                     \
+   "MQTT client id; empty: xrm-gw-{gateway.id} (local) or xrm-gw-{gateway.id}-up (upstream).",                   \
+   XRM_STR(side.client_id)},                                                                                         \
+  {sec, "protocol", OptionType::kEnum, "auto", false, false, "auto|5|3.1.1",                                        \
+   "MQTT version: auto tries 5 and falls back to 3.1.1 when the broker refuses it.", XRM_STR(side.protocol)},       \
+  {sec, "keepalive", OptionType::kDuration, "30s", false, false, "",                                                \
+   "MQTT keep-alive interval; a dead link is noticed after about 1.5 times this.", XRM_DUR(side.keepalive)},        \
+  {sec, "connect_timeout", OptionType::kDuration, "10s", false, false, "",                                          \
+   "How long one connection attempt may take.", XRM_DUR(side.connect_timeout)},                                     \
+  {sec, "reconnect_min", OptionType::kDuration, "1s", false, true, "",                                              \
+   "First reconnect delay; doubles per failed attempt up to reconnect_max, with random jitter.",                    \
+   XRM_DUR(side.reconnect_min)},                                                                                     \
+  {sec, "reconnect_max", OptionType::kDuration, "60s", false, true, "",                                             \
+   "Longest reconnect delay.", XRM_DUR(side.reconnect_max)}
+
+std::span<const OptionSpec> option_table() {
+  static const OptionSpec kTable[] = {
+      {"gateway", "id", OptionType::kId, "", true, false, "",
+       "This gateway's id, in every topic and record: 1 to 64 characters of A-Z a-z 0-9 . _ -", XRM_STR(gateway.id)},
+      {"gateway", "site", OptionType::kId, "", false, false, "",
+       "The site this gateway serves; the default site of devices provisioned here.", XRM_STR(gateway.site)},
+      {"gateway", "data_dir", OptionType::kPath, "/var/lib/xrm-gateway", false, false, "",
+       "Directory of the SQLite database and state (created 0700 if missing). Losing it loses the "
+       "registry, the outbox and the sequence and epoch counters.",
+       XRM_STR(gateway.data_dir)},
+
+      XRM_BROKER_OPTIONS("local", local, "tcp://127.0.0.1:1883", false, "xrm-gateway", "/etc/xrm-gateway/local.secret",
+                         "a dynamic-security admin client of the local Mosquitto"),
+      {"local", "device_url", OptionType::kUrl, "tcp://gateway.local:1883", false, false, "",
+       "The broker address provisioned devices are told to use.", XRM_STR(local.device_url)},
+
+      XRM_BROKER_OPTIONS("upstream", upstream, "", true, "", "", "optional, with password_file"),
+      {"upstream", "confirm", OptionType::kEnum, "broker", false, false, "broker|central",
+       "When an outbox record may be deleted: broker = on the upstream broker's PUBACK; central = only "
+       "after the central XRM's Ack on xrm/v1/gw/{id}/ack (survives a broker that loses messages).",
+       XRM_STR(upstream.confirm)},
+
+      {"control", "socket", OptionType::kPath, "/run/xrm-gateway/control.sock", false, false, "",
+       "Unix socket xrmctl talks to (mode 0660).", XRM_STR(control.socket)},
+
+      {"condense", "window", OptionType::kDuration, "60s", false, false, "",
+       "Length of a telemetry summary window, aligned to the wall clock.", XRM_DUR(condense.window)},
+
+      {"outbox", "max_bytes", OptionType::kSize, "256MiB", false, true, "",
+       "Disk budget for droppable (bulk) records; critical records are never dropped. Dropped records "
+       "are reported upstream as gap records.",
+       XRM_SIZE(outbox.max_bytes)},
+      {"outbox", "ttl", OptionType::kDuration, "7d", false, true, "",
+       "Bulk records older than this are dropped (and reported as a gap).", XRM_DUR(outbox.ttl)},
+
+      {"health", "profiles", OptionType::kPath, "/etc/xrm-gateway/profiles.toml", false, false, "",
+       "Profiles file: device classes, KPI weights, threshold rules, bands and escalation.",
+       XRM_STR(health.profiles)},
+
+      {"log", "level", OptionType::kLogLevel, "info", false, true, "error|warning|notice|info|debug",
+       "Least severe level written to stderr (journald under systemd).", XRM_LEVEL(log.level)},
+  };
+  return kTable;
+}
+
+#undef XRM_BROKER_OPTIONS
+#undef XRM_STR
+#undef XRM_DUR
+#undef XRM_SIZE
+#undef XRM_LEVEL
+
+const OptionSpec* find_option(std::string_view section, std::string_view key) {
+  for (const auto& spec : option_table()) {
+    if (spec.section == section && spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+std::string_view type_name(OptionType type) {
+  switch (type) {
+    case OptionType::kString: return "string";
+    case OptionType::kId: return "id";
+    case OptionType::kUrl: return "url";
+    case OptionType::kPath: return "path";
+    case OptionType::kDuration: return "duration";
+    case OptionType::kSize: return "size";
+    case OptionType::kEnum: return "enum";
+    case OptionType::kLogLevel: return "enum";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string shown_default(const OptionSpec& spec) {
+  if (spec.required) return "(required)";
+  if (spec.default_value.empty()) return "\"\"";
+  return "\"" + std::string(spec.default_value) + "\"";
+}
+
+std::string type_text(const OptionSpec& spec) {
+  std::string t(type_name(spec.type));
+  if (!spec.choices.empty()) t += ": " + std::string(spec.choices);
+  return t;
+}
+
+}  // namespace
+
+std::string render_reference_markdown() {
+  std::ostringstream out;
+  out << "# Configuration reference\n\n"
+      << "<!-- Generated by `xrm-gatewayd --print-config-reference` from the option table in\n"
+      << "     gateway/config/src/options.cpp. Do not edit by hand; a test fails when this file is stale. -->\n\n"
+      << "`xrm-gatewayd --config FILE` reads TOML (default `/etc/xrm-gateway/gateway.toml`). Every key\n"
+      << "below has the default shown; unknown sections and keys are errors reported as `FILE:LINE:KEY`.\n"
+      << "`xrm-gatewayd --check-config` validates a file (and reads its password files) and exits: 0 valid,\n"
+      << "2 invalid. Durations are NUMBER UNIT parts (`500ms`, `30s`, `5m`, `1h30m`, `7d`); sizes take\n"
+      << "`B`, `kB`, `MB`, `GB`, `KiB`, `MiB`, `GiB`. Paths must be absolute. Keys marked *reload* are\n"
+      << "applied by SIGHUP (`systemctl reload xrm-gatewayd`); changing any other key needs a restart.\n";
+  std::string_view section;
+  for (const auto& spec : option_table()) {
+    if (spec.section != section) {
+      section = spec.section;
+      out << "\n## [" << section << "]\n\n| key | type | default | reload | description |\n| --- | --- | --- | --- | --- |\n";
+    }
+    std::string type = type_text(spec);
+    for (std::size_t i = type.find('|'); i != std::string::npos; i = type.find('|', i + 2)) type.replace(i, 1, "\\|");
+    out << "| `" << spec.key << "` | " << type << " | `" << shown_default(spec) << "` | "
+        << (spec.reloadable ? "reload" : "restart") << " | " << spec.description << " |\n";
+  }
+  return out.str();
+}
+
+std::string render_reference_text() {
+  std::ostringstream out;
+  std::string_view section;
+  for (const auto& spec : option_table()) {
+    if (spec.section != section) {
+      section = spec.section;
+      out << "\n[" << section << "]\n";
+    }
+    out << "  " << spec.key << " (" << type_text(spec) << ") = " << shown_default(spec)
+        << (spec.reloadable ? "  [reload]" : "") << "\n      " << spec.description << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace xrm::config

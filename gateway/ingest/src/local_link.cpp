@@ -1,0 +1,29 @@
+#include "xrm/ingest/local_link.hpp"
+
+#include <random>
+
+#include "xrm/common/log.hpp"
+
+namespace xrm::ingest {
+
+LocalLink::LocalLink(boost::asio::io_context& io, const config::Config& config) {
+  mqtt_link::ConnectionSettings settings;
+  settings.name = "local";
+  settings.broker = config.local;
+  settings.client_id = config.local.client_id.empty() ? "xrm-gw-" + config.gateway.id : config.local.client_id;
+  settings.session_expiry_s = kSessionExpirySeconds;
+  conn_ = mqtt_link::Connection::create(io, std::move(settings), std::random_device{}());
+  conn_->on_disconnected([](const std::string& why) { XRM_WARN << "local: disconnected: " << why; });
+}
+
+void LocalLink::start() { conn_->start(); }
+
+void LocalLink::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
+  conn_->stop(timeout, std::move(done));
+}
+
+void LocalLink::reload(const config::Config& config) {
+  conn_->set_reconnect_limits(config.local.reconnect_min, config.local.reconnect_max);
+}
+
+}  // namespace xrm::ingest

@@ -1,0 +1,111 @@
+#pragma once
+// One MQTT broker connection owned by the io thread: connects with Paho (MQTT 5, falling back to
+// 3.1.1 in protocol "auto"), reconnects by itself with exponential backoff and jitter, and hands
+// every Paho event (connected, lost, message, publish completed) to the io_context. Paho calls
+// its callbacks on its own thread; here they only post, so all state below belongs to the io
+// thread and needs no mutex. No Paho persistence: durability is the outbox's job.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mqtt/async_client.h>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "xrm/common/backoff.hpp"
+#include "xrm/common/status.hpp"
+#include "xrm/config/config.hpp"
+
+namespace xrm::mqtt_link {
+
+struct ConnectionSettings {
+  std::string name;                // "local" or "upstream", for logs
+  config::BrokerConfig broker;     // address, credentials, TLS, timers
+  std::string client_id;           // the resolved client id
+  // Keep the session (and QoS 1 messages queued for us) across disconnects: clean_start=false
+  // with this session expiry under MQTT 5, clean_session=false under 3.1.1. 0: clean session.
+  std::uint32_t session_expiry_s = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Message = ::mqtt::const_message_ptr;
+  // Called on the io thread before every connection attempt; returns the will to register with
+  // it (or nothing). The uplink bumps and persists its epoch here.
+  using WillProvider = std::function<std::optional<::mqtt::message>()>;
+
+  static std::shared_ptr<Connection> create(boost::asio::io_context& io, ConnectionSettings settings,
+                                            std::uint64_t jitter_seed);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Handlers run on the io thread. Set them before start().
+  void on_connected(std::function<void(int mqtt_version, bool session_present)> fn) { on_connected_ = std::move(fn); }
+  void on_disconnected(std::function<void(const std::string& why)> fn) { on_disconnected_ = std::move(fn); }
+  void on_message(std::function<void(const Message&)> fn) { on_message_ = std::move(fn); }
+  void set_will_provider(WillProvider fn) { will_provider_ = std::move(fn); }
+
+  // Starts connecting; keeps the connection up until stop().
+  void start();
+  // Disconnects cleanly (after in-flight publishes or `timeout`) and stops reconnecting; `done`
+  // runs on the io thread once the connection is closed.
+  void stop(std::chrono::milliseconds timeout, std::function<void()> done);
+
+  // Publishes; `done` (optional) runs on the io thread with the outcome: ok once the broker
+  // acknowledged (QoS 1) or the message was written (QoS 0); unavailable when not connected.
+  void publish(const std::string& topic, std::string payload, int qos, bool retained,
+               std::function<void(Status)> done = {});
+  Status subscribe(const std::string& filter, int qos);
+
+  // Applies new reconnect limits (SIGHUP).
+  void set_reconnect_limits(std::chrono::milliseconds min, std::chrono::milliseconds max);
+
+  bool connected() const { return connected_; }
+  int mqtt_version() const { return version_; }
+  const ConnectionSettings& settings() const { return settings_; }
+  std::uint64_t connects() const { return connects_; }
+
+ private:
+  class Listener;
+  Connection(boost::asio::io_context& io, ConnectionSettings settings, std::uint64_t jitter_seed);
+
+  void make_client();
+  void attempt();
+  void schedule_reconnect(const std::string& why);
+  void handle_connect_result(std::uint64_t attempt_id, bool ok, int rc, int reason, bool session_present,
+                             const std::string& why);
+  void handle_lost(const std::string& why);
+  void handle_publish_result(std::uint64_t id, Status st);
+  ::mqtt::connect_options build_options(const std::optional<::mqtt::message>& will) const;
+
+  boost::asio::io_context& io_;
+  ConnectionSettings settings_;
+  Backoff backoff_;
+  boost::asio::steady_timer timer_;
+  std::unique_ptr<::mqtt::async_client> client_;
+  std::unique_ptr<Listener> connect_listener_;
+  std::unique_ptr<Listener> publish_listener_;
+  std::unique_ptr<Listener> disconnect_listener_;
+
+  std::function<void(int, bool)> on_connected_;
+  std::function<void(const std::string&)> on_disconnected_;
+  std::function<void(const Message&)> on_message_;
+  WillProvider will_provider_;
+
+  int version_ = 0;            // MQTT version of the current connection (5 or 4)
+  int try_version_ = 5;        // version the next attempt uses
+  int client_version_ = 0;     // version client_ was created for
+  bool connected_ = false;
+  bool connecting_ = false;
+  bool stopping_ = false;
+  std::uint64_t attempt_id_ = 0;
+  std::uint64_t connects_ = 0;
+  std::uint64_t next_publish_id_ = 1;
+  std::unordered_map<std::uint64_t, std::function<void(Status)>> pending_;
+  std::function<void()> stop_done_;
+};
+
+}  // namespace xrm::mqtt_link

@@ -1,0 +1,315 @@
+#include "xrm/mqtt/connection.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "xrm/common/log.hpp"
+#include "xrm/common/units.hpp"
+
+namespace xrm::mqtt_link {
+namespace {
+
+// MQTT 3.1.1 CONNACK return code 1 and MQTT 5 reason 0x84: the broker does not speak the version
+// we asked for.
+constexpr int kV3UnacceptableProtocol = 1;
+constexpr int kV5UnsupportedProtocol = 0x84;
+
+int version_for(const std::string& protocol) { return protocol == "3.1.1" ? MQTTVERSION_3_1_1 : MQTTVERSION_5; }
+
+std::string token_error(const ::mqtt::token& tok) {
+  std::string why = ::mqtt::exception::error_str(tok.get_return_code());
+  if (why.empty()) why = "return code " + std::to_string(tok.get_return_code());
+  if (tok.get_reason_code() != ::mqtt::SUCCESS) why += " (reason " + std::to_string(tok.get_reason_code()) + ")";
+  return why;
+}
+
+}  // namespace
+
+// Adapts Paho's action callbacks (on Paho's thread) to posts into the io_context. Holds only a
+// weak reference, so a callback that arrives after the Connection is gone does nothing.
+class Connection::Listener final : public ::mqtt::iaction_listener {
+ public:
+  using Fn = std::function<void(Connection&, const ::mqtt::token&, bool ok)>;
+  Listener(boost::asio::io_context& io, std::weak_ptr<Connection> owner, Fn fn)
+      : io_(io), owner_(std::move(owner)), fn_(std::move(fn)) {}
+
+ private:
+  void on_success(const ::mqtt::token& tok) override { fn_dispatch(tok, true); }
+  void on_failure(const ::mqtt::token& tok) override { fn_dispatch(tok, false); }
+  void fn_dispatch(const ::mqtt::token& tok, bool ok) {
+    // The token is only valid during the callback; Fn copies what it needs before posting.
+    if (auto self = owner_.lock()) fn_(*self, tok, ok);
+  }
+
+  boost::asio::io_context& io_;
+  std::weak_ptr<Connection> owner_;
+  Fn fn_;
+};
+
+std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, ConnectionSettings settings,
+                                               std::uint64_t jitter_seed) {
+  std::shared_ptr<Connection> c(new Connection(io, std::move(settings), jitter_seed));
+  std::weak_ptr<Connection> weak = c;
+  c->connect_listener_ = std::make_unique<Listener>(io, weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
+    const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
+    bool session_present = false;
+    if (ok) {
+      try {
+        session_present = tok.get_connect_response().is_session_present();
+      } catch (const std::exception&) {
+      }
+    }
+    const int rc = tok.get_return_code();
+    const int reason = tok.get_reason_code();
+    std::string why = ok ? std::string() : token_error(tok);
+    boost::asio::post(self.io_, [weak = self.weak_from_this(), id, ok, rc, reason, session_present, why] {
+      if (auto s = weak.lock()) s->handle_connect_result(id, ok, rc, reason, session_present, why);
+    });
+  });
+  c->publish_listener_ = std::make_unique<Listener>(io, weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
+    const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
+    Status st = ok ? Status::ok() : Status::unavailable("publish failed: " + token_error(tok));
+    // Paho reports a QoS 1 publish refused by the broker (MQTT 5 PUBACK reason >= 0x80) as success
+    // with that reason code; it is a failure for us.
+    if (ok && tok.get_reason_code() >= 0x80) {
+      st = Status::unavailable("publish refused by broker (reason " + std::to_string(tok.get_reason_code()) + ")");
+    }
+    boost::asio::post(self.io_, [weak = self.weak_from_this(), id, st] {
+      if (auto s = weak.lock()) s->handle_publish_result(id, st);
+    });
+  });
+  c->disconnect_listener_ =
+      std::make_unique<Listener>(io, weak, [](Connection& self, const ::mqtt::token&, bool) {
+        boost::asio::post(self.io_, [weak = self.weak_from_this()] {
+          auto s = weak.lock();
+          if (!s) return;
+          s->connected_ = false;
+          if (auto done = std::move(s->stop_done_)) done();
+        });
+      });
+  return c;
+}
+
+Connection::Connection(boost::asio::io_context& io, ConnectionSettings settings, std::uint64_t jitter_seed)
+    : io_(io),
+      settings_(std::move(settings)),
+      backoff_(settings_.broker.reconnect_min, settings_.broker.reconnect_max, jitter_seed),
+      timer_(io) {
+  try_version_ = version_for(settings_.broker.protocol);
+}
+
+Connection::~Connection() {
+  if (client_) {
+    // Unhook callbacks first so nothing fires into a half-destroyed object.
+    client_->set_connected_handler(nullptr);
+    client_->set_connection_lost_handler(nullptr);
+    client_->set_message_callback(nullptr);
+    try {
+      if (client_->is_connected()) client_->disconnect(0)->wait_for(std::chrono::milliseconds(500));
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+void Connection::make_client() {
+  ::mqtt::create_options create(try_version_);
+  client_ = std::make_unique<::mqtt::async_client>(settings_.broker.url, settings_.client_id, create, nullptr);
+  client_version_ = try_version_;
+  std::weak_ptr<Connection> weak = weak_from_this();
+  client_->set_connection_lost_handler([this, weak](const std::string& cause) {
+    if (auto s = weak.lock()) {
+      boost::asio::post(io_, [weak, cause] {
+        if (auto self = weak.lock()) self->handle_lost(cause.empty() ? "connection lost" : cause);
+      });
+    }
+  });
+  client_->set_message_callback([this, weak](::mqtt::const_message_ptr msg) {
+    if (auto s = weak.lock()) {
+      boost::asio::post(io_, [weak, msg = std::move(msg)] {
+        auto self = weak.lock();
+        if (self && self->on_message_) self->on_message_(msg);
+      });
+    }
+  });
+}
+
+void Connection::start() {
+  stopping_ = false;
+  attempt();
+}
+
+::mqtt::connect_options Connection::build_options(const std::optional<::mqtt::message>& will) const {
+  const auto& b = settings_.broker;
+  ::mqtt::connect_options opts;
+  opts.set_mqtt_version(try_version_);
+  const bool persistent = settings_.session_expiry_s > 0;
+  if (try_version_ == MQTTVERSION_5) {
+    opts.set_clean_session(false);  // the 3.1.1 flag must be off under MQTT 5 (Paho rejects it)
+    opts.set_clean_start(!persistent);
+    if (persistent) {
+      // Set on the finished options: Paho 1.2's builder drops properties in finalize().
+      ::mqtt::properties props{{::mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(settings_.session_expiry_s)}};
+      opts.set_properties(props);
+    }
+  } else {
+    opts.set_clean_session(!persistent);
+  }
+  opts.set_keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(b.keepalive));
+  opts.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(b.connect_timeout));
+  opts.set_automatic_reconnect(false);  // we reconnect ourselves, with our backoff and a fresh will
+  if (!b.username.empty()) {
+    opts.set_user_name(b.username);
+    if (!b.password.empty()) opts.set_password(b.password);
+  }
+  const std::string& url = b.url;
+  if (url.rfind("ssl://", 0) == 0 || url.rfind("mqtts://", 0) == 0 || url.rfind("wss://", 0) == 0) {
+    ::mqtt::ssl_options ssl;
+    if (!b.ca_file.empty()) ssl.set_trust_store(b.ca_file);
+    if (!b.cert_file.empty()) ssl.set_key_store(b.cert_file);
+    if (!b.key_file.empty()) ssl.set_private_key(b.key_file);
+    ssl.set_enable_server_cert_auth(true);
+    ssl.set_verify(true);
+    opts.set_ssl(ssl);
+  }
+  if (will) opts.set_will_message(*will);
+  return opts;
+}
+
+void Connection::attempt() {
+  if (stopping_ || connecting_ || connected_) return;
+  std::optional<::mqtt::message> will;
+  if (will_provider_) will = will_provider_();
+  try {
+    if (!client_ || client_version_ != try_version_) make_client();
+    const auto opts = build_options(will);
+    connecting_ = true;
+    const std::uint64_t id = ++attempt_id_;
+    XRM_DEBUG << settings_.name << ": connecting to " << settings_.broker.url << " as " << settings_.client_id
+              << " (MQTT " << (try_version_ == MQTTVERSION_5 ? "5" : "3.1.1") << ")";
+    client_->connect(opts, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *connect_listener_);
+  } catch (const ::mqtt::exception& e) {
+    connecting_ = false;
+    schedule_reconnect(e.what());
+  } catch (const std::exception& e) {
+    connecting_ = false;
+    schedule_reconnect(e.what());
+  }
+}
+
+void Connection::schedule_reconnect(const std::string& why) {
+  if (stopping_) return;
+  const auto delay = backoff_.next();
+  XRM_WARN << settings_.name << ": " << settings_.broker.url << ": " << why << "; retrying in " << format_duration(delay)
+           << " (attempt " << backoff_.attempts() << ")";
+  timer_.expires_after(delay);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->attempt();
+  });
+}
+
+void Connection::handle_connect_result(std::uint64_t attempt_id, bool ok, int rc, int reason, bool session_present,
+                                       const std::string& why) {
+  if (attempt_id != attempt_id_) return;  // a stale attempt
+  connecting_ = false;
+  if (!ok) {
+    const bool refused_version = rc == kV3UnacceptableProtocol || reason == kV5UnsupportedProtocol;
+    if (refused_version && settings_.broker.protocol == "auto" && try_version_ == MQTTVERSION_5) {
+      XRM_NOTICE << settings_.name << ": " << settings_.broker.url << " refuses MQTT 5; using 3.1.1";
+      try_version_ = MQTTVERSION_3_1_1;
+      attempt();
+      return;
+    }
+    schedule_reconnect("connect failed: " + why);
+    return;
+  }
+  if (stopping_) return;
+  connected_ = true;
+  ++connects_;
+  version_ = try_version_;
+  backoff_.reset();
+  XRM_INFO << settings_.name << ": connected to " << settings_.broker.url << " (MQTT "
+           << (version_ == MQTTVERSION_5 ? "5" : "3.1.1") << (session_present ? ", session resumed" : "") << ")";
+  if (on_connected_) on_connected_(version_, session_present);
+}
+
+void Connection::handle_lost(const std::string& why) {
+  if (!connected_) return;
+  connected_ = false;
+  // Paho will never complete what was in flight on the lost connection; fail it so callers can
+  // retry from their own durable copy.
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, done] : pending) {
+    if (done) done(Status::unavailable(settings_.name + ": connection lost before acknowledgement"));
+  }
+  if (on_disconnected_) on_disconnected_(why);
+  schedule_reconnect(why);
+}
+
+void Connection::handle_publish_result(std::uint64_t id, Status st) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto done = std::move(it->second);
+  pending_.erase(it);
+  if (done) done(std::move(st));
+}
+
+void Connection::publish(const std::string& topic, std::string payload, int qos, bool retained,
+                         std::function<void(Status)> done) {
+  auto fail = [&](Status st) {
+    if (done) boost::asio::post(io_, [done = std::move(done), st = std::move(st)] { done(st); });
+  };
+  if (!connected_ || !client_) {
+    fail(Status::unavailable(settings_.name + ": not connected"));
+    return;
+  }
+  const std::uint64_t id = next_publish_id_++;
+  try {
+    auto msg = ::mqtt::make_message(topic, std::move(payload), qos, retained);
+    if (done) pending_.emplace(id, std::move(done));
+    client_->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *publish_listener_);
+  } catch (const ::mqtt::exception& e) {
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      done = std::move(it->second);
+      pending_.erase(it);
+    }
+    fail(Status::unavailable(settings_.name + ": publish to " + topic + " failed: " + e.what()));
+  }
+}
+
+Status Connection::subscribe(const std::string& filter, int qos) {
+  if (!connected_ || !client_) return Status::unavailable(settings_.name + ": not connected");
+  try {
+    client_->subscribe(filter, qos);
+  } catch (const ::mqtt::exception& e) {
+    return Status::unavailable(settings_.name + ": subscribe " + filter + ": " + e.what());
+  }
+  return Status::ok();
+}
+
+void Connection::set_reconnect_limits(std::chrono::milliseconds min, std::chrono::milliseconds max) {
+  settings_.broker.reconnect_min = min;
+  settings_.broker.reconnect_max = max;
+  backoff_.set_limits(min, max);
+}
+
+void Connection::stop(std::chrono::milliseconds timeout, std::function<void()> done) {
+  stopping_ = true;
+  timer_.cancel();
+  if (!client_ || !connected_) {
+    connected_ = false;
+    if (done) boost::asio::post(io_, std::move(done));
+    return;
+  }
+  stop_done_ = std::move(done);
+  try {
+    client_->disconnect(static_cast<int>(timeout.count()), nullptr, *disconnect_listener_);
+  } catch (const ::mqtt::exception& e) {
+    XRM_WARN << settings_.name << ": disconnect: " << e.what();
+    connected_ = false;
+    if (auto d = std::move(stop_done_)) boost::asio::post(io_, std::move(d));
+  }
+}
+
+}  // namespace xrm::mqtt_link

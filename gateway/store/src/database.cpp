@@ -1,0 +1,151 @@
+#include "xrm/store/database.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace xrm::store {
+namespace {
+
+// Each entry moves the schema from version i to i+1. Never edit a released entry; append.
+constexpr const char* kMigrations[] = {
+    // 1: gateway-wide counters (epoch; later the record sequence).
+    "CREATE TABLE gateway_state ("
+    "  key   TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
+};
+
+Status make_dir(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::io_error("data_dir " + dir + " is not a directory");
+    return Status::ok();
+  }
+  // Create missing parents too, each 0700.
+  for (std::size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos == dir.size() || dir[pos] == '/') {
+      const std::string part = dir.substr(0, pos);
+      if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status::io_error("cannot create data_dir " + part + ": " + std::strerror(errno));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Status::io_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+}
+
+std::string Statement::column_text(int index) const {
+  const auto* p = sqlite3_column_text(stmt_, index);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
+}
+
+int Database::latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& data_dir, Sync sync) {
+  if (Status st = make_dir(data_dir); !st) return st;
+  if (::access(data_dir.c_str(), W_OK) != 0) {
+    return Status::io_error("data_dir " + data_dir + " is not writable: " + std::strerror(errno));
+  }
+  const std::string path = data_dir + "/gateway.db";
+  // Create the file ourselves so it is 0600 whatever the umask; SQLite's -wal and -shm files take
+  // the database file's permissions.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::io_error("cannot open " + path + ": " + std::strerror(errno));
+  ::close(fd);
+
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<Database> db(new Database(raw, path));
+  if (rc != SQLITE_OK) return db->error("open");
+  sqlite3_busy_timeout(raw, 5000);
+  if (Status st = db->exec("PRAGMA journal_mode=WAL;"); !st) return st;
+  if (Status st = db->exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;"); !st) {
+    return st;
+  }
+  if (Status st = db->exec("PRAGMA foreign_keys=ON;"); !st) return st;
+  if (Status st = db->migrate(); !st) return st;
+  return db;
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+Status Database::error(std::string_view what) const {
+  return Status::io_error(path_ + ": " + std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+}
+
+Status Database::exec(std::string_view sql) {
+  char* msg = nullptr;
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string why = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    // "file is not a database" and friends are corruption, not a passing I/O problem.
+    const int code = sqlite3_errcode(db_);
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) return Status::corruption(path_ + ": " + why);
+    return Status::io_error(path_ + ": " + why);
+  }
+  return Status::ok();
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK) {
+    return error("prepare");
+  }
+  return Statement(db_, stmt);
+}
+
+int Database::schema_version() const {
+  sqlite3_stmt* stmt = nullptr;
+  int version = -1;
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version;", -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    version = sqlite3_column_int(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  return version;
+}
+
+Status Database::migrate() {
+  const int have = schema_version();
+  if (have < 0) return error("read schema version");
+  if (have > latest_schema_version()) {
+    return Status::invalid_argument(path_ + " has schema version " + std::to_string(have) + ", newer than this build's " +
+                                    std::to_string(latest_schema_version()) + "; refusing to touch it (downgrade?)");
+  }
+  for (int v = have; v < latest_schema_version(); ++v) {
+    const std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
+                            "PRAGMA user_version=" + std::to_string(v + 1) + ";COMMIT;";
+    if (Status st = exec(sql); !st) {
+      exec("ROLLBACK;");
+      return Status(st.code() == Status::Code::kCorruption ? Status::corruption(st.message())
+                                                           : Status::io_error("migration to schema " +
+                                                                              std::to_string(v + 1) + ": " + st.message()));
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace xrm::store

@@ -1,0 +1,57 @@
+#pragma once
+// The gateway's presence at the central broker. Before every connect attempt it bumps the epoch
+// (persisted in SQLite, so it only grows) and registers a retained will "offline, this epoch";
+// once connected it publishes the retained GatewayStatus "online"; on shutdown it publishes
+// "offline" itself before disconnecting. Runs on the io thread.
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "xrm/common/clock.hpp"
+#include "xrm/config/config.hpp"
+#include "xrm/mqtt/connection.hpp"
+#include "xrm/store/gateway_state.hpp"
+
+namespace xrm::uplink {
+
+struct UplinkStats {
+  bool connected = false;
+  std::uint64_t epoch = 0;
+  std::uint64_t connects = 0;
+  int mqtt_version = 0;
+};
+
+class Uplink {
+ public:
+  // state and clock must outlive the Uplink.
+  Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state, const Clock& clock,
+         std::string version);
+
+  void start();
+  // Publishes status offline (waits for its PUBACK, at most `timeout`), then disconnects; `done`
+  // runs on the io thread.
+  void shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
+  // Applies the reloadable keys of a new configuration.
+  void reload(const config::Config& config);
+
+  UplinkStats stats() const;
+
+ private:
+  std::string status_payload(bool online, int reason) const;
+  std::optional<::mqtt::message> next_will();
+
+  boost::asio::io_context& io_;
+  std::string gateway_id_;
+  std::string version_;
+  store::GatewayState& state_;
+  const Clock& clock_;
+  std::shared_ptr<mqtt_link::Connection> conn_;
+  std::uint64_t epoch_ = 0;
+  std::int64_t epoch_since_ms_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace xrm::uplink

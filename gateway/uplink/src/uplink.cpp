@@ -1,0 +1,107 @@
+#include "xrm/uplink/uplink.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <random>
+
+#include "xrm/common/log.hpp"
+#include "xrm/common/topics.hpp"
+#include "xrm/proto/xrm.pb.h"
+
+namespace xrm::uplink {
+
+Uplink::Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state,
+               const Clock& clock, std::string version)
+    : io_(io), gateway_id_(config.gateway.id), version_(std::move(version)), state_(state), clock_(clock) {
+  mqtt_link::ConnectionSettings settings;
+  settings.name = "upstream";
+  settings.broker = config.upstream;
+  settings.client_id = config.upstream.client_id.empty() ? "xrm-gw-" + config.gateway.id + "-up" : config.upstream.client_id;
+  conn_ = mqtt_link::Connection::create(io_, std::move(settings), std::random_device{}());
+  conn_->set_will_provider([this] { return next_will(); });
+  conn_->on_connected([this](int mqtt_version, bool) {
+    conn_->publish(topics::gw_status(gateway_id_), status_payload(true, v1::STATUS_REASON_CONNECTED), 1, true,
+                   [epoch = epoch_, mqtt_version](const Status& st) {
+                     if (st) {
+                       XRM_INFO << "upstream: status online published (epoch " << epoch << ", MQTT "
+                                << (mqtt_version == 5 ? "5" : "3.1.1") << ")";
+                     } else {
+                       XRM_WARN << "upstream: status online not published: " << st.message();
+                     }
+                   });
+  });
+  conn_->on_disconnected([](const std::string& why) { XRM_WARN << "upstream: disconnected: " << why; });
+}
+
+std::optional<::mqtt::message> Uplink::next_will() {
+  auto epoch = state_.bump_epoch();
+  if (!epoch) {
+    // Without a durable epoch the status would lie; keep the last one rather than reuse a number.
+    XRM_ERROR << "upstream: cannot persist the next epoch: " << epoch.status().message();
+    ++epoch_;
+  } else {
+    epoch_ = *epoch;
+  }
+  epoch_since_ms_ = clock_.unix_ms();
+  return ::mqtt::message(topics::gw_status(gateway_id_), status_payload(false, v1::STATUS_REASON_CONNECTION_LOST), 1,
+                         true);
+}
+
+std::string Uplink::status_payload(bool online, int reason) const {
+  v1::GatewayStatus status;
+  status.set_online(online);
+  status.set_epoch(epoch_);
+  status.set_version(version_);
+  status.set_gateway_id(gateway_id_);
+  status.set_since_ms(static_cast<std::uint64_t>(epoch_since_ms_));
+  // The will is registered before the version is known; it names the version being tried.
+  const int v = conn_ && conn_->connected() ? conn_->mqtt_version() : 0;
+  status.set_mqtt_protocol(v == 5 ? v1::MQTT_PROTOCOL_V5 : v == 4 ? v1::MQTT_PROTOCOL_V311 : v1::MQTT_PROTOCOL_UNSPECIFIED);
+  status.set_reason(static_cast<v1::StatusReason>(reason));
+  return status.SerializeAsString();
+}
+
+void Uplink::start() { conn_->start(); }
+
+void Uplink::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
+  stopping_ = true;
+  if (!conn_->connected()) {
+    conn_->stop(timeout, std::move(done));
+    return;
+  }
+  // Bounded wait for the PUBACK of the offline status, then disconnect whatever happened.
+  auto finished = std::make_shared<bool>(false);
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, timeout);
+  auto disconnect = [this, finished, timer, timeout, done = std::move(done)]() mutable {
+    if (*finished) return;
+    *finished = true;
+    timer->cancel();
+    conn_->stop(timeout, std::move(done));
+  };
+  auto shared_disconnect = std::make_shared<decltype(disconnect)>(std::move(disconnect));
+  timer->async_wait([shared_disconnect](const boost::system::error_code& ec) {
+    if (!ec) {
+      XRM_WARN << "upstream: no acknowledgement for status offline; disconnecting anyway";
+      (*shared_disconnect)();
+    }
+  });
+  conn_->publish(topics::gw_status(gateway_id_), status_payload(false, v1::STATUS_REASON_SHUTDOWN), 1, true,
+                 [shared_disconnect, epoch = epoch_](const Status& st) {
+                   if (st) {
+                     XRM_INFO << "upstream: status offline published (epoch " << epoch << ")";
+                   } else {
+                     XRM_WARN << "upstream: status offline not published: " << st.message();
+                   }
+                   (*shared_disconnect)();
+                 });
+}
+
+void Uplink::reload(const config::Config& config) {
+  conn_->set_reconnect_limits(config.upstream.reconnect_min, config.upstream.reconnect_max);
+}
+
+UplinkStats Uplink::stats() const {
+  return {conn_->connected(), epoch_, conn_->connects(), conn_->mqtt_version()};
+}
+
+}  // namespace xrm::uplink
