@@ -163,6 +163,7 @@ Config load_table(const toml::table& root, const std::string& file, std::vector<
       const std::string name = section + "." + std::string(key.str());
       const int line = static_cast<int>(key.source().begin.line);
       const OptionSpec* spec = find_option(section, key.str());
+      seen.insert(name);  // present, even if wrong: no "missing" error on top of the real one
       if (spec == nullptr) {
         errors.push_back({file, line, name, "unknown key"});
         continue;
@@ -182,7 +183,6 @@ Config load_table(const toml::table& root, const std::string& file, std::vector<
       }
       config.lines[name] = line;
       config.values[name] = text;
-      seen.insert(name);
     }
   }
 
