@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, tests, demo and cross builds need. Idempotent: when
+# everything is present it changes nothing and asks no mirror. Uses sudo when not root.
+#
+#   scripts/deps.sh                 host build, tests and demo
+#   scripts/deps.sh aarch64         ... plus the arm64 cross toolchain, :arm64 libraries, qemu
+#   scripts/deps.sh aarch64 armhf   ... plus armhf
+set -euo pipefail
+
+HOST_PACKAGES=(
+  build-essential cmake pkg-config file
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
+  libboost-dev libsqlite3-dev sqlite3
+  libprotobuf-dev protobuf-compiler
+  libcpputest-dev
+  libtomlplusplus-dev libcli11-dev libsystemd-dev
+  mosquitto mosquitto-clients
+)
+# Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
+TARGET_LIBS=(
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libboost-dev libsqlite3-dev libprotobuf-dev
+  libcpputest-dev libtomlplusplus-dev libsystemd-dev
+)
+
+declare -A DEB_ARCH=([aarch64]=arm64 [armhf]=armhf)
+declare -A CROSS_GXX=([aarch64]=g++-aarch64-linux-gnu [armhf]=g++-arm-linux-gnueabihf)
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps.sh: not root and no sudo; install the packages as root" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+
+wanted=("${HOST_PACKAGES[@]}")
+foreign=()
+for target in "$@"; do
+  case "$target" in
+    aarch64|armhf) ;;
+    *) echo "deps.sh: unknown target '$target' (aarch64 or armhf)" >&2; exit 2 ;;
+  esac
+  arch=${DEB_ARCH[$target]}
+  foreign+=("$arch")
+  wanted+=("${CROSS_GXX[$target]}" qemu-user)
+  for lib in "${TARGET_LIBS[@]}"; do wanted+=("$lib:$arch"); done
+done
+
+native=$(dpkg --print-architecture)
+installed() {  # installed PKG[:ARCH]; an unqualified name means the native or the "all" package
+  local q
+  if [[ "$1" == *:* ]]; then q=("$1"); else q=("$1:$native" "$1:all"); fi
+  for name in "${q[@]}"; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$name" 2>/dev/null) == installed ]] && return 0
+  done
+  return 1
+}
+missing=()
+for pkg in "${wanted[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps.sh: all ${#wanted[@]} packages present"
+  exit 0
+fi
+echo "deps.sh: installing ${#missing[@]} packages: ${missing[*]}"
+
+for arch in "${foreign[@]}"; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    "${SUDO[@]}" dpkg --add-architecture "$arch"
+  fi
+done
+
+export DEBIAN_FRONTEND=noninteractive
+# A mirror that is mid-sync can fail one index (seen here for bookworm-security armhf); apt then
+# ignores that index and says so. The install below decides whether what is left is enough.
+"${SUDO[@]}" apt-get update -q || echo "deps.sh: apt-get update reported errors; trying the install anyway" >&2
+# Multi-Arch: same packages must have one version on every architecture; installing the host
+# packages again together with the foreign ones lets apt move both to the same candidate.
+if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  echo "deps.sh: apt-get install failed; for cross targets this is usually a mirror that lacks the" >&2
+  echo "deps.sh: same package version for every architecture (see docs/operations.md, 'Cross builds')" >&2
+  exit 1
+fi
+echo "deps.sh: done"

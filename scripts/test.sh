@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what is missing, builds the dev preset
+# (Debug, ASan+UBSan) and runs every unit and integration test with ctest, then cross-builds the
+# aarch64 preset and runs its unit tests under qemu-aarch64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "dependencies (host + aarch64)"
+scripts/deps.sh aarch64
+
+step "dev build"
+cmake --preset dev >/dev/null
+cmake --build --preset dev
+
+step "dev tests: unit + integration"
+ctest --preset dev
+
+step "aarch64 cross build"
+cmake --preset aarch64 >/dev/null
+cmake --build --preset aarch64
+file build/aarch64/gateway/app/xrm-gatewayd
+
+step "aarch64 unit tests under qemu-aarch64"
+ctest --preset aarch64
+
+step "all tests passed"
