@@ -1,6 +1,8 @@
 #include "xrm/mqtt/connection.hpp"
 
 #include <boost/asio/post.hpp>
+#include <mutex>
+#include <vector>
 
 #include "xrm/common/log.hpp"
 #include "xrm/common/units.hpp"
@@ -15,11 +17,37 @@ constexpr int kV5UnsupportedProtocol = 0x84;
 
 int version_for(const std::string& protocol) { return protocol == "3.1.1" ? MQTTVERSION_3_1_1 : MQTTVERSION_5; }
 
+// Why a connect or publish failed, in words: Paho puts MQTT 5 reason codes (>= 0x80) and MQTT
+// 3.1.1 CONNACK codes (1..5) into the return code of a failed connect.
 std::string token_error(const ::mqtt::token& tok) {
-  std::string why = ::mqtt::exception::error_str(tok.get_return_code());
-  if (why.empty()) why = "return code " + std::to_string(tok.get_return_code());
-  if (tok.get_reason_code() != ::mqtt::SUCCESS) why += " (reason " + std::to_string(tok.get_reason_code()) + ")";
-  return why;
+  const int rc = tok.get_return_code();
+  const int reason = tok.get_reason_code();
+  if (reason >= 0x80) return ::mqtt::exception::reason_code_str(reason) + " (reason " + std::to_string(reason) + ")";
+  if (rc >= 0x80) return ::mqtt::exception::reason_code_str(rc) + " (reason " + std::to_string(rc) + ")";
+  static constexpr const char* kConnack[] = {"", "unacceptable protocol version", "client id rejected",
+                                             "server unavailable", "bad user name or password", "not authorized"};
+  if (rc >= 1 && rc <= 5) return std::string(kConnack[rc]) + " (CONNACK " + std::to_string(rc) + ")";
+  if (rc == -1) return "no connection (refused, unreachable or timed out)";
+  return ::mqtt::exception::error_str(rc) + " (return code " + std::to_string(rc) + ")";
+}
+
+// Paho C++ 1.2 calls our action listener, then still touches the client (token.cpp: notify, then
+// remove_token) on its own thread, so destroying an async_client right after its last callback
+// races with that thread (seen as a crash at shutdown). A gateway has two connections for its whole
+// life, so their clients are retired here at the end instead of destroyed: reachable, never freed,
+// gone with the process.
+// The action listeners a pending token may still call go with it.
+void retire_client(std::unique_ptr<::mqtt::async_client> client,
+                   std::vector<std::unique_ptr<::mqtt::iaction_listener>> listeners = {}) {
+  struct Retired {
+    std::vector<std::unique_ptr<::mqtt::async_client>> clients;
+    std::vector<std::unique_ptr<::mqtt::iaction_listener>> listeners;
+  };
+  static auto* graveyard = new Retired();  // NOLINT(cppcoreguidelines-owning-memory): intentional, see above
+  static std::mutex lock;
+  std::lock_guard<std::mutex> guard(lock);
+  graveyard->clients.push_back(std::move(client));
+  for (auto& l : listeners) graveyard->listeners.push_back(std::move(l));
 }
 
 }  // namespace
@@ -98,20 +126,23 @@ Connection::Connection(boost::asio::io_context& io, ConnectionSettings settings,
 }
 
 Connection::~Connection() {
-  if (client_) {
-    // Unhook callbacks first so nothing fires into a half-destroyed object.
-    client_->set_connected_handler(nullptr);
-    client_->set_connection_lost_handler(nullptr);
-    client_->set_message_callback(nullptr);
-    try {
-      if (client_->is_connected()) client_->disconnect(0)->wait_for(std::chrono::milliseconds(500));
-    } catch (const std::exception&) {
-    }
+  if (!client_) return;
+  // Callbacks already hold only weak references, so they do nothing from here on. Paho refuses to
+  // change handlers while a connect is pending (it throws), hence the try.
+  try {
+    if (client_->is_connected()) client_->disconnect(0);
+  } catch (const std::exception&) {
   }
+  std::vector<std::unique_ptr<::mqtt::iaction_listener>> listeners;
+  listeners.push_back(std::move(connect_listener_));
+  listeners.push_back(std::move(publish_listener_));
+  listeners.push_back(std::move(disconnect_listener_));
+  retire_client(std::move(client_), std::move(listeners));
 }
 
 void Connection::make_client() {
   ::mqtt::create_options create(try_version_);
+  if (client_) retire_client(std::move(client_));  // a protocol fallback: same reason as at the end
   client_ = std::make_unique<::mqtt::async_client>(settings_.broker.url, settings_.client_id, create, nullptr);
   client_version_ = try_version_;
   std::weak_ptr<Connection> weak = weak_from_this();
