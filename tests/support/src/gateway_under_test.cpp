@@ -24,7 +24,19 @@ GatewayUnderTest::GatewayUnderTest(std::string daemon_path, GatewaySettings sett
   password_file_ = dir_.file("local.secret");
   log_path_ = dir_.file("gateway-0.log");
   set_local_password(settings_.local_password);
+  write_config();
+}
 
+void GatewayUnderTest::rewrite_config(GatewaySettings settings) {
+  settings_ = std::move(settings);
+  write_config();
+}
+
+void GatewayUnderTest::signal(int sig) {
+  if (process_) process_->kill(sig);
+}
+
+void GatewayUnderTest::write_config() {
   const auto& s = settings_;
   std::string toml;
   toml += "# written by xrm test support\n";
@@ -46,6 +58,7 @@ GatewayUnderTest::GatewayUnderTest(std::string daemon_path, GatewaySettings sett
   toml += "socket = " + toml_quote(dir_.file("control.sock")) + "\n";
   toml += "\n[log]\n";
   toml += "level = " + toml_quote(s.log_level) + "\n";
+  toml += s.extra_toml;
   write_file(config_path_, toml);
 }
 
@@ -58,11 +71,18 @@ void GatewayUnderTest::set_local_password(const std::string& password) {
 void GatewayUnderTest::start() {
   if (process_ && process_->is_running()) throw std::runtime_error("xrm-gatewayd already running");
   log_path_ = dir_.file("gateway-" + std::to_string(++runs_) + ".log");
-  // JOURNAL_STREAM would switch the daemon's log to journald's <N> prefixes.
-  process_ =
-      std::make_unique<Process>(ProcessOptions{.argv = {daemon_path_, "--config", config_path_},
-                                               .stdout_path = log_path_,
-                                               .unset_env = {"JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC"}});
+  // JOURNAL_STREAM would switch the daemon's log to journald's <N> prefixes; systemd's variables
+  // are passed only when a test sets them.
+  std::vector<std::string> unset;
+  for (const char* name : {"JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) {
+    bool given = false;
+    for (const auto& [key, value] : settings_.env) given |= key == name;
+    if (!given) unset.emplace_back(name);
+  }
+  process_ = std::make_unique<Process>(ProcessOptions{.argv = {daemon_path_, "--config", config_path_},
+                                                      .env = settings_.env,
+                                                      .stdout_path = log_path_,
+                                                      .unset_env = unset});
 }
 
 std::optional<int> GatewayUnderTest::terminate(std::chrono::milliseconds timeout) {

@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "xrm/testing/process.hpp"
 #include "xrm/testing/temp_dir.hpp"
@@ -22,6 +24,10 @@ struct GatewaySettings {
   std::string reconnect_max = "500ms";
   std::string upstream_keepalive = "5s";
   std::string log_level = "debug";
+  // Appended to gateway.toml as is (after the [log] section): more sections, or a deliberate error.
+  std::string extra_toml;
+  // Added to the daemon's environment (e.g. NOTIFY_SOCKET, WATCHDOG_USEC for systemd tests).
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 // Writes gateway.toml, the local password file and a data_dir path into a private directory at
@@ -44,6 +50,10 @@ class GatewayUnderTest {
   // SIGKILL, then reaps it.
   void kill9();
   bool is_running();
+  // Sends a signal (SIGHUP to reload) without waiting.
+  void signal(int sig);
+  // Replaces the settings and rewrites gateway.toml (a running daemon sees it on SIGHUP).
+  void rewrite_config(GatewaySettings settings);
 
   // Rewrites the local password file (takes effect at the next start()).
   void set_local_password(const std::string& password);
@@ -63,6 +73,8 @@ class GatewayUnderTest {
   bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout) const;
 
  private:
+  void write_config();
+
   std::string daemon_path_;
   GatewaySettings settings_;
   TempDir dir_;
