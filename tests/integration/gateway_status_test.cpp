@@ -145,6 +145,17 @@ TEST_GROUP(GatewayStatus) {
     return await_status(*watcher, true, kWait, "after start");
   }
 
+  // What a new subscriber is given after the gateway went: offline, for this reason and epoch.
+  void check_retained_offline(xrm::v1::StatusReason reason, std::uint64_t epoch) {
+    const GatewayStatus st = retained_status();
+    const std::string desc = xrm::testing::describe_status(st);
+    CHECK_FALSE_TEXT(st.online(), desc.c_str());
+    LONGS_EQUAL_TEXT(reason, st.reason(), desc.c_str());
+    CHECK_EQUAL_TEXT(epoch, st.epoch(), desc.c_str());
+    STRCMP_EQUAL_TEXT(kGatewayId, st.gateway_id().c_str(), desc.c_str());
+    STRCMP_EQUAL_TEXT(XRM_EXPECTED_VERSION, st.version().c_str(), desc.c_str());
+  }
+
   void check_online_status(const GatewayStatus& st) {
     const std::string desc = xrm::testing::describe_status(st);
     CHECK_TEXT(st.online(), desc.c_str());
@@ -193,12 +204,7 @@ TEST(GatewayStatus, OfflineOnSigterm) {
                                   (extra ? xrm::testing::describe_status_message(*extra) : std::string()))
                                      .c_str());
 
-    const GatewayStatus st = retained_status();
-    const std::string desc = xrm::testing::describe_status(st);
-    CHECK_FALSE_TEXT(st.online(), desc.c_str());
-    LONGS_EQUAL_TEXT(xrm::v1::STATUS_REASON_SHUTDOWN, st.reason(), desc.c_str());
-    CHECK_EQUAL(online.epoch(), st.epoch());
-    STRCMP_EQUAL(kGatewayId, st.gateway_id().c_str());
+    check_retained_offline(xrm::v1::STATUS_REASON_SHUTDOWN, online.epoch());
   });
 }
 
@@ -216,13 +222,7 @@ TEST(GatewayStatus, OfflineThroughWillOnKill9) {
                      xrm::testing::describe_status(will).c_str());
     CHECK_EQUAL(online.epoch(), will.epoch());
 
-    const GatewayStatus st = retained_status();
-    const std::string desc = xrm::testing::describe_status(st);
-    CHECK_FALSE_TEXT(st.online(), desc.c_str());
-    LONGS_EQUAL_TEXT(xrm::v1::STATUS_REASON_CONNECTION_LOST, st.reason(), desc.c_str());
-    CHECK_EQUAL(online.epoch(), st.epoch());
-    STRCMP_EQUAL(kGatewayId, st.gateway_id().c_str());
-    STRCMP_EQUAL(XRM_EXPECTED_VERSION, st.version().c_str());
+    check_retained_offline(xrm::v1::STATUS_REASON_CONNECTION_LOST, online.epoch());
   });
 }
 

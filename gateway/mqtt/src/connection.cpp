@@ -57,18 +57,16 @@ void retire_client(std::unique_ptr<::mqtt::async_client> client,
 class Connection::Listener final : public ::mqtt::iaction_listener {
  public:
   using Fn = std::function<void(Connection&, const ::mqtt::token&, bool ok)>;
-  Listener(boost::asio::io_context& io, std::weak_ptr<Connection> owner, Fn fn)
-      : io_(io), owner_(std::move(owner)), fn_(std::move(fn)) {}
+  Listener(std::weak_ptr<Connection> owner, Fn fn) : owner_(std::move(owner)), fn_(std::move(fn)) {}
 
  private:
-  void on_success(const ::mqtt::token& tok) override { fn_dispatch(tok, true); }
-  void on_failure(const ::mqtt::token& tok) override { fn_dispatch(tok, false); }
-  void fn_dispatch(const ::mqtt::token& tok, bool ok) {
+  void on_success(const ::mqtt::token& tok) override { dispatch(tok, true); }
+  void on_failure(const ::mqtt::token& tok) override { dispatch(tok, false); }
+  void dispatch(const ::mqtt::token& tok, bool ok) {
     // The token is only valid during the callback; Fn copies what it needs before posting.
     if (auto self = owner_.lock()) fn_(*self, tok, ok);
   }
 
-  boost::asio::io_context& io_;
   std::weak_ptr<Connection> owner_;
   Fn fn_;
 };
@@ -77,7 +75,7 @@ std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, Conn
                                                std::uint64_t jitter_seed) {
   std::shared_ptr<Connection> c(new Connection(io, std::move(settings), jitter_seed));
   std::weak_ptr<Connection> weak = c;
-  c->connect_listener_ = std::make_unique<Listener>(io, weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
+  c->connect_listener_ = std::make_unique<Listener>(weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
     const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
     bool session_present = false;
     if (ok) {
@@ -93,7 +91,7 @@ std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, Conn
       if (auto s = weak.lock()) s->handle_connect_result(id, ok, rc, reason, session_present, why);
     });
   });
-  c->publish_listener_ = std::make_unique<Listener>(io, weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
+  c->publish_listener_ = std::make_unique<Listener>(weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
     const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
     Status st = ok ? Status::ok() : Status::unavailable("publish failed: " + token_error(tok));
     // Paho reports a QoS 1 publish refused by the broker (MQTT 5 PUBACK reason >= 0x80) as success
@@ -106,7 +104,7 @@ std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, Conn
     });
   });
   c->disconnect_listener_ =
-      std::make_unique<Listener>(io, weak, [](Connection& self, const ::mqtt::token&, bool) {
+      std::make_unique<Listener>(weak, [](Connection& self, const ::mqtt::token&, bool) {
         boost::asio::post(self.io_, [weak = self.weak_from_this()] {
           auto s = weak.lock();
           if (!s) return;
@@ -127,8 +125,8 @@ Connection::Connection(boost::asio::io_context& io, ConnectionSettings settings,
 
 Connection::~Connection() {
   if (!client_) return;
-  // Callbacks already hold only weak references, so they do nothing from here on. Paho refuses to
-  // change handlers while a connect is pending (it throws), hence the try.
+  // Callbacks hold only weak references, so they do nothing from here on; handlers are left as
+  // they are (Paho throws when they change while a connect is pending).
   try {
     if (client_->is_connected()) client_->disconnect(0);
   } catch (const std::exception&) {
@@ -307,16 +305,6 @@ void Connection::publish(const std::string& topic, std::string payload, int qos,
     }
     fail(Status::unavailable(settings_.name + ": publish to " + topic + " failed: " + e.what()));
   }
-}
-
-Status Connection::subscribe(const std::string& filter, int qos) {
-  if (!connected_ || !client_) return Status::unavailable(settings_.name + ": not connected");
-  try {
-    client_->subscribe(filter, qos);
-  } catch (const ::mqtt::exception& e) {
-    return Status::unavailable(settings_.name + ": subscribe " + filter + ": " + e.what());
-  }
-  return Status::ok();
 }
 
 void Connection::set_reconnect_limits(std::chrono::milliseconds min, std::chrono::milliseconds max) {

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <random>
+#include <utility>
 
 #include "xrm/common/log.hpp"
 #include "xrm/common/topics.hpp"
@@ -12,7 +13,7 @@ namespace xrm::uplink {
 
 Uplink::Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state,
                const Clock& clock, std::string version)
-    : io_(io), gateway_id_(config.gateway.id), version_(std::move(version)), state_(state), clock_(clock) {
+    : io_(io), shutdown_timer_(io), gateway_id_(config.gateway.id), version_(std::move(version)), state_(state), clock_(clock) {
   mqtt_link::ConnectionSettings settings;
   settings.name = "upstream";
   settings.broker = config.upstream;
@@ -64,44 +65,37 @@ std::string Uplink::status_payload(bool online, int reason) const {
 void Uplink::start() { conn_->start(); }
 
 void Uplink::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
-  stopping_ = true;
+  shutdown_done_ = std::move(done);
   if (!conn_->connected()) {
-    conn_->stop(timeout, std::move(done));
+    finish_shutdown(timeout);
     return;
   }
   // Bounded wait for the PUBACK of the offline status, then disconnect whatever happened.
-  auto finished = std::make_shared<bool>(false);
-  auto timer = std::make_shared<boost::asio::steady_timer>(io_, timeout);
-  auto disconnect = [this, finished, timer, timeout, done = std::move(done)]() mutable {
-    if (*finished) return;
-    *finished = true;
-    timer->cancel();
-    conn_->stop(timeout, std::move(done));
-  };
-  auto shared_disconnect = std::make_shared<decltype(disconnect)>(std::move(disconnect));
-  timer->async_wait([shared_disconnect](const boost::system::error_code& ec) {
-    if (!ec) {
-      XRM_WARN << "upstream: no acknowledgement for status offline; disconnecting anyway";
-      (*shared_disconnect)();
-    }
+  shutdown_timer_.expires_after(timeout);
+  shutdown_timer_.async_wait([this, timeout](const boost::system::error_code& ec) {
+    if (ec) return;
+    XRM_WARN << "upstream: no acknowledgement for status offline; disconnecting anyway";
+    finish_shutdown(timeout);
   });
   conn_->publish(topics::gw_status(gateway_id_), status_payload(false, v1::STATUS_REASON_SHUTDOWN), 1, true,
-                 [shared_disconnect, epoch = epoch_](const Status& st) {
+                 [this, timeout, epoch = epoch_](const Status& st) {
                    if (st) {
                      XRM_INFO << "upstream: status offline published (epoch " << epoch << ")";
                    } else {
                      XRM_WARN << "upstream: status offline not published: " << st.message();
                    }
-                   (*shared_disconnect)();
+                   finish_shutdown(timeout);
                  });
+}
+
+void Uplink::finish_shutdown(std::chrono::milliseconds timeout) {
+  if (!shutdown_done_) return;  // the PUBACK and the timer both lead here; the first one wins
+  shutdown_timer_.cancel();
+  conn_->stop(timeout, std::exchange(shutdown_done_, nullptr));
 }
 
 void Uplink::reload(const config::Config& config) {
   conn_->set_reconnect_limits(config.upstream.reconnect_min, config.upstream.reconnect_max);
-}
-
-UplinkStats Uplink::stats() const {
-  return {conn_->connected(), epoch_, conn_->connects(), conn_->mqtt_version()};
 }
 
 }  // namespace xrm::uplink

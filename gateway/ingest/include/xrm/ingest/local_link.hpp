@@ -21,8 +21,6 @@ class LocalLink {
   void start();
   void shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
   void reload(const config::Config& config);
-  bool connected() const { return conn_->connected(); }
-  std::uint64_t connects() const { return conn_->connects(); }
 
  private:
   std::shared_ptr<mqtt_link::Connection> conn_;

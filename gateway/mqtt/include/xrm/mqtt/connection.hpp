@@ -58,7 +58,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // acknowledged (QoS 1) or the message was written (QoS 0); unavailable when not connected.
   void publish(const std::string& topic, std::string payload, int qos, bool retained,
                std::function<void(Status)> done = {});
-  Status subscribe(const std::string& filter, int qos);
 
   // Applies new reconnect limits (SIGHUP).
   void set_reconnect_limits(std::chrono::milliseconds min, std::chrono::milliseconds max);

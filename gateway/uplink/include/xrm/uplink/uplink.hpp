@@ -4,6 +4,7 @@
 // once connected it publishes the retained GatewayStatus "online"; on shutdown it publishes
 // "offline" itself before disconnecting. Runs on the io thread.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -16,13 +17,6 @@
 #include "xrm/store/gateway_state.hpp"
 
 namespace xrm::uplink {
-
-struct UplinkStats {
-  bool connected = false;
-  std::uint64_t epoch = 0;
-  std::uint64_t connects = 0;
-  int mqtt_version = 0;
-};
 
 class Uplink {
  public:
@@ -37,13 +31,14 @@ class Uplink {
   // Applies the reloadable keys of a new configuration.
   void reload(const config::Config& config);
 
-  UplinkStats stats() const;
-
  private:
   std::string status_payload(bool online, int reason) const;
   std::optional<::mqtt::message> next_will();
+  void finish_shutdown(std::chrono::milliseconds timeout);
 
   boost::asio::io_context& io_;
+  boost::asio::steady_timer shutdown_timer_;
+  std::function<void()> shutdown_done_;
   std::string gateway_id_;
   std::string version_;
   store::GatewayState& state_;
@@ -51,7 +46,6 @@ class Uplink {
   std::shared_ptr<mqtt_link::Connection> conn_;
   std::uint64_t epoch_ = 0;
   std::int64_t epoch_since_ms_ = 0;
-  bool stopping_ = false;
 };
 
 }  // namespace xrm::uplink
