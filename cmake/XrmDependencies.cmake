@@ -7,8 +7,10 @@ find_package(Boost 1.74 REQUIRED)                 # Asio is header-only
 find_package(PahoMqttCpp REQUIRED)
 find_package(tomlplusplus 3 REQUIRED)
 find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)        # control protocol, dynsec commands (not the hot path)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
 pkg_check_modules(PROTOBUF_LITE REQUIRED IMPORTED_TARGET protobuf-lite)
 
 # protoc runs on the build host; its output is compiled for the target.

@@ -13,13 +13,13 @@ HOST_PACKAGES=(
   libboost-dev libsqlite3-dev sqlite3
   libprotobuf-dev protobuf-compiler
   libcpputest-dev
-  libtomlplusplus-dev libcli11-dev libsystemd-dev
+  libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev libqrencode-dev
   mosquitto mosquitto-clients
 )
 # Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
 TARGET_LIBS=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libboost-dev libsqlite3-dev libprotobuf-dev
-  libcpputest-dev libtomlplusplus-dev libsystemd-dev
+  libcpputest-dev libtomlplusplus-dev libsystemd-dev libqrencode-dev
 )
 
 declare -A DEB_ARCH=([aarch64]=arm64 [armhf]=armhf)

@@ -8,6 +8,7 @@ std::string Status::to_string() const {
     case Code::kOk: return "ok";
     case Code::kInvalidArgument: name = "invalid argument"; break;
     case Code::kNotFound: name = "not found"; break;
+    case Code::kAlreadyExists: name = "already exists"; break;
     case Code::kIoError: name = "I/O error"; break;
     case Code::kCorruption: name = "corruption"; break;
     case Code::kUnavailable: name = "unavailable"; break;

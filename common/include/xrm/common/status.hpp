@@ -10,12 +10,13 @@ namespace xrm {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kCorruption, kUnavailable, kInternal };
+  enum class Code { kOk, kInvalidArgument, kNotFound, kAlreadyExists, kIoError, kCorruption, kUnavailable, kInternal };
 
   Status() = default;
   static Status ok() { return {}; }
   static Status invalid_argument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
   static Status not_found(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
+  static Status already_exists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status io_error(std::string msg) { return {Code::kIoError, std::move(msg)}; }
   static Status corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
   static Status unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
