@@ -17,6 +17,45 @@ constexpr const char* kMigrations[] = {
     "  key   TEXT PRIMARY KEY,"
     "  value INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    // 2: the device registry (devices as stakeholders), its relationship history, and the outbox
+    // of interaction records (seq is the gateway's record sequence number, never reused).
+    "CREATE TABLE devices ("
+    "  id            TEXT PRIMARY KEY,"
+    "  class         TEXT NOT NULL,"
+    "  lifecycle     TEXT NOT NULL,"
+    "  owner         TEXT NOT NULL DEFAULT '',"
+    "  site          TEXT NOT NULL DEFAULT '',"
+    "  technician    TEXT NOT NULL DEFAULT '',"
+    "  supplier      TEXT NOT NULL DEFAULT '',"
+    "  model         TEXT NOT NULL DEFAULT '',"
+    "  firmware      TEXT NOT NULL DEFAULT '',"
+    "  created_ms    INTEGER NOT NULL,"
+    "  updated_ms    INTEGER NOT NULL,"
+    "  first_data_ms INTEGER,"
+    "  last_seen_ms  INTEGER,"
+    "  retired_ms    INTEGER,"
+    "  messages      INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE device_history ("
+    "  id     INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL REFERENCES devices(id),"
+    "  at_ms  INTEGER NOT NULL,"
+    "  what   TEXT NOT NULL,"
+    "  old    TEXT NOT NULL,"
+    "  new    TEXT NOT NULL,"
+    "  actor  TEXT NOT NULL"
+    ");"
+    "CREATE INDEX device_history_by_device ON device_history(device, id);"
+    "CREATE TABLE outbox ("
+    "  seq        INTEGER PRIMARY KEY,"
+    "  lane       INTEGER NOT NULL,"
+    "  kind       INTEGER NOT NULL,"
+    "  device     TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  bytes      INTEGER NOT NULL,"
+    "  record     BLOB NOT NULL"
+    ");"
+    "CREATE INDEX outbox_by_lane ON outbox(lane, seq);",
 };
 
 Status make_dir(const std::string& dir) {
@@ -54,6 +93,39 @@ Result<bool> Statement::step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   return Status::io_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+}
+
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Statement& Statement::bind_opt(int index, const std::optional<std::int64_t>& value) {
+  return value ? bind(index, *value) : bind_null(index);
+}
+
+std::optional<std::int64_t> Statement::column_opt(int index) const {
+  if (column_is_null(index)) return std::nullopt;
+  return column_int(index);
+}
+
+std::string Statement::column_blob(int index) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
+  const int n = sqlite3_column_bytes(stmt_, index);
+  return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(n));
+}
+
+Status Statement::run() {
+  Result<bool> row = true;
+  while (row && *row) row = step();
+  reset();
+  sqlite3_clear_bindings(stmt_);
+  return row ? Status::ok() : row.status();
 }
 
 std::string Statement::column_text(int index) const {
@@ -115,6 +187,14 @@ Result<Statement> Database::prepare(std::string_view sql) {
     return error("prepare");
   }
   return Statement(db_, stmt);
+}
+
+Status Database::transaction(const std::function<Status()>& work) {
+  if (Status st = exec("BEGIN IMMEDIATE;"); !st) return st;
+  Status st = work();
+  if (st) st = exec("COMMIT;");
+  if (!st) exec("ROLLBACK;");
+  return st;
 }
 
 int Database::schema_version() const {

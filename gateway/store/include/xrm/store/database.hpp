@@ -5,7 +5,9 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,10 +26,19 @@ class Statement {
 
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, std::string_view value);
+  Statement& bind_blob(int index, std::string_view bytes);
+  Statement& bind_null(int index);
+  // Binds an optional integer: NULL when absent.
+  Statement& bind_opt(int index, const std::optional<std::int64_t>& value);
   // SQLITE_ROW -> true, SQLITE_DONE -> false; any error -> Status.
   Result<bool> step();
   std::int64_t column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
   std::string column_text(int index) const;
+  std::string column_blob(int index) const;
+  bool column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
+  std::optional<std::int64_t> column_opt(int index) const;
+  // Runs a statement that returns no rows (or ignores them) to completion, then resets it.
+  Status run();
   void reset() { sqlite3_reset(stmt_); }
 
  private:
@@ -57,6 +68,10 @@ class Database {
 
   // The newest schema version this build creates.
   static int latest_schema_version();
+
+  // Runs `work` in one IMMEDIATE transaction: committed when it returns ok, rolled back otherwise
+  // (and its Status returned). Not reentrant.
+  Status transaction(const std::function<Status()>& work);
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
