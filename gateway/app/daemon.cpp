@@ -15,10 +15,18 @@
 #include "xrm/common/log.hpp"
 #include "xrm/config/config.hpp"
 #include "xrm/config/options.hpp"
+#include "xrm/control/server.hpp"
+#include "xrm/health/profiles.hpp"
+#include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
+#include "xrm/outbox/outbox.hpp"
+#include "xrm/registry/dynsec.hpp"
+#include "xrm/registry/provisioner.hpp"
+#include "xrm/registry/registry.hpp"
 #include "xrm/store/database.hpp"
 #include "xrm/store/gateway_state.hpp"
 #include "xrm/uplink/uplink.hpp"
+#include "control_api.hpp"
 
 #ifndef XRM_VERSION
 #define XRM_VERSION "0.0.0"
@@ -32,6 +40,9 @@ using namespace std::chrono_literals;
 
 constexpr auto kShutdownStep = 2s;       // per connection: PUBACK of status offline, disconnect
 constexpr auto kShutdownDeadline = 6s;   // then the process exits regardless
+// How often last-seen times and message counts reach the database. A crash loses at most this
+// much of them (never a lifecycle change: those are written at once).
+constexpr auto kFlushInterval = 10s;
 
 // Loads and validates; prints every problem as FILE:LINE:KEY: message.
 bool load_config(const std::string& path, config::Config& out) {
@@ -49,12 +60,24 @@ bool load_config(const std::string& path, config::Config& out) {
   return false;
 }
 
+// Loads the profiles file named by health.profiles; prints every problem as FILE:LINE:KEY: message.
+bool load_profiles(const config::Config& config, health::Profiles& out) {
+  std::vector<config::ConfigError> errors;
+  health::Profiles p = health::load_profiles_file(config.health.profiles, errors);
+  if (errors.empty()) {
+    out = std::move(p);
+    return true;
+  }
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+  return false;
+}
+
 // The running daemon: owns the stages and wires them on one io_context.
 class Daemon {
  public:
-  Daemon(config::Config config, std::string config_path)
-      : config_(std::move(config)), config_path_(std::move(config_path)), signals_(io_), watchdog_(io_),
-        deadline_(io_) {}
+  Daemon(config::Config config, health::Profiles profiles, std::string config_path)
+      : config_(std::move(config)), profiles_(std::move(profiles)), config_path_(std::move(config_path)),
+        signals_(io_), watchdog_(io_), deadline_(io_), flush_timer_(io_) {}
 
   int run() {
     auto db = store::Database::open(config_.gateway.data_dir);
@@ -64,22 +87,61 @@ class Daemon {
     }
     db_ = std::move(*db);
     state_ = std::make_unique<store::GatewayState>(*db_);
+    outbox_ = std::make_unique<outbox::Outbox>(*db_, *state_, config_.gateway.id, clock_);
+    registry_ = std::make_unique<registry::Registry>(*db_, *outbox_, clock_);
+    if (Status st = registry_->load(); !st) {
+      XRM_ERROR << db_->path() << ": cannot read the device registry: " << st.message();
+      return kExitFailure;
+    }
     uplink_ = std::make_unique<uplink::Uplink>(io_, config_, *state_, clock_, XRM_VERSION);
     local_ = std::make_unique<ingest::LocalLink>(io_, config_);
+    dynsec_ = std::make_unique<registry::DynsecAdmin>(
+        io_, [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
+          local_->publish(topic, std::move(payload), std::move(done));
+        });
+    provisioner_ = std::make_unique<registry::Provisioner>(*registry_, *dynsec_, config_.gateway.id,
+                                                           config_.local.device_url);
+    provisioner_->set_classes(profiles_.class_names());
+    traffic_ = std::make_unique<ingest::DeviceTraffic>(*registry_, clock_);
+    local_->on_message([this](const mqtt_link::Connection::Message& msg) {
+      const std::string& topic = msg->get_topic();
+      if (topic == registry::DynsecAdmin::kResponseTopic) {
+        dynsec_->handle_response(msg->get_payload());
+      } else {
+        traffic_->handle(topic, msg->get_payload());
+      }
+    });
+    control_api_ = std::make_unique<ControlApi>(ControlContext{config_.gateway.id, XRM_VERSION, config_.gateway.site,
+                                                               clock_, clock_.steady_now(), *registry_, *provisioner_,
+                                                               *outbox_, *traffic_, *local_, *uplink_});
+    auto server = control::Server::open(io_, config_.control.socket, [this](control::Request req, control::Reply reply) {
+      control_api_->handle(std::move(req), std::move(reply));
+    });
+    if (!server) {
+      XRM_ERROR << "control socket: " << server.status().message();
+      return kExitFailure;
+    }
+    control_ = std::move(*server);
 
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     signals_.add(SIGHUP);
     wait_signal();
     start_watchdog();
+    schedule_flush();
 
     local_->start();
     uplink_->start();
     XRM_NOTICE << "xrm-gatewayd " << XRM_VERSION << " started: gateway " << config_.gateway.id << ", data "
-               << db_->path();
+               << db_->path() << ", " << registry_->size() << " devices, " << profiles_.profiles.size()
+               << " profile classes, control " << control_->path();
     sd_notify(0, "READY=1\nSTATUS=running");
 
     io_.run();
+    control_.reset();
+    if (Status st = registry_->flush_seen(); !st) {
+      XRM_ERROR << "registry: " << st.message();
+    }
     XRM_NOTICE << "xrm-gatewayd stopped";
     return kExitOk;
   }
@@ -102,6 +164,7 @@ class Daemon {
     if (stopping_) return;
     stopping_ = true;
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    control_.reset();  // no new technician requests while we go
     deadline_.expires_after(kShutdownDeadline);
     deadline_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -113,6 +176,7 @@ class Daemon {
       local_->shutdown(kShutdownStep, [this] {
         signals_.cancel();
         watchdog_.cancel();
+        flush_timer_.cancel();
         deadline_.cancel();
         io_.stop();
       });
@@ -135,6 +199,14 @@ class Daemon {
       std::string& list = spec.reloadable ? applied : restart_keys;
       list += (list.empty() ? "" : ", ") + name;
     }
+    health::Profiles profiles;
+    if (!load_profiles(fresh, profiles)) {
+      XRM_ERROR << "reload: " << fresh.health.profiles << " has errors (above); keeping the running configuration";
+      sd_notify(0, "READY=1\nSTATUS=running (reload failed)");
+      return;
+    }
+    profiles_ = std::move(profiles);
+    provisioner_->set_classes(profiles_.class_names());
     log::set_level(fresh.log.level);
     uplink_->reload(fresh);
     local_->reload(fresh);
@@ -147,8 +219,20 @@ class Daemon {
       }
     }
     XRM_NOTICE << "reload: " << (applied.empty() ? "nothing to apply" : "applied " + applied)
-               << (restart_keys.empty() ? "" : "; changed but need a restart: " + restart_keys);
+               << (restart_keys.empty() ? "" : "; changed but need a restart: " + restart_keys) << "; profiles "
+               << profiles_.source_file << " (" << profiles_.profiles.size() << " classes)";
     sd_notify(0, "READY=1\nSTATUS=running");
+  }
+
+  void schedule_flush() {
+    flush_timer_.expires_after(kFlushInterval);
+    flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (Status st = registry_->flush_seen(); !st) {
+      XRM_ERROR << "registry: " << st.message();
+    }
+      schedule_flush();
+    });
   }
 
   void start_watchdog() {
@@ -169,17 +253,26 @@ class Daemon {
   }
 
   config::Config config_;
+  health::Profiles profiles_;
   std::string config_path_;
   SystemClock clock_;
   asio::io_context io_{1};
   asio::signal_set signals_;
   asio::steady_timer watchdog_;
   asio::steady_timer deadline_;
+  asio::steady_timer flush_timer_;
   std::chrono::microseconds watchdog_interval_{};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::GatewayState> state_;
+  std::unique_ptr<outbox::Outbox> outbox_;
+  std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<ingest::LocalLink> local_;
+  std::unique_ptr<registry::DynsecAdmin> dynsec_;
+  std::unique_ptr<registry::Provisioner> provisioner_;
+  std::unique_ptr<ingest::DeviceTraffic> traffic_;
+  std::unique_ptr<ControlApi> control_api_;
+  std::unique_ptr<control::Server> control_;
   bool stopping_ = false;
 };
 
@@ -192,7 +285,8 @@ int run(int argc, char** argv) {
   bool print_reference = false;
   bool show_version = false;
   cli.add_option("-c,--config", config_path, "Configuration file (TOML)")->capture_default_str();
-  cli.add_flag("--check-config", check_only, "Validate the configuration (and read its password files), then exit");
+  cli.add_flag("--check-config", check_only,
+               "Validate the configuration and the profiles file (and read the password files), then exit");
   cli.add_flag("--print-config-reference", print_reference, "Print the configuration reference (Markdown) and exit");
   cli.add_flag("-V,--version", show_version, "Print the version and exit");
   cli.footer("Configuration keys (section, key, type, default):\n" + config::render_reference_text() +
@@ -214,6 +308,8 @@ int run(int argc, char** argv) {
 
   config::Config config;
   if (!load_config(config_path, config)) return kExitUsage;
+  health::Profiles profiles;
+  if (!load_profiles(config, profiles)) return kExitUsage;
   if (check_only) {
     std::printf("%s: ok\n", config_path.c_str());
     return kExitOk;
@@ -221,7 +317,7 @@ int run(int argc, char** argv) {
   log::set_level(config.log.level);
 
   try {
-    Daemon daemon(std::move(config), config_path);
+    Daemon daemon(std::move(config), std::move(profiles), config_path);
     return daemon.run();
   } catch (const std::exception& e) {
     XRM_ERROR << "fatal: " << e.what();

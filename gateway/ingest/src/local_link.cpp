@@ -12,8 +12,16 @@ LocalLink::LocalLink(boost::asio::io_context& io, const config::Config& config) 
   settings.broker = config.local;
   settings.client_id = config.local.client_id.empty() ? "xrm-gw-" + config.gateway.id : config.local.client_id;
   settings.session_expiry_s = kSessionExpirySeconds;
+  for (const char* leaf : {"tele", "evt", "birth", "state", "cmd-res"}) {
+    settings.subscriptions.emplace_back(std::string("xrm/v1/dev/+/") + leaf, 1);
+  }
+  settings.subscriptions.emplace_back("$CONTROL/dynamic-security/v1/response", 1);
   conn_ = mqtt_link::Connection::create(io, std::move(settings), std::random_device{}());
   conn_->on_disconnected([](const std::string& why) { XRM_WARN << "local: disconnected: " << why; });
+}
+
+void LocalLink::on_message(std::function<void(const mqtt_link::Connection::Message&)> fn) {
+  conn_->on_message(std::move(fn));
 }
 
 void LocalLink::start() { conn_->start(); }
@@ -24,6 +32,10 @@ void LocalLink::shutdown(std::chrono::milliseconds timeout, std::function<void()
 
 void LocalLink::reload(const config::Config& config) {
   conn_->set_reconnect_limits(config.local.reconnect_min, config.local.reconnect_max);
+}
+
+void LocalLink::publish(const std::string& topic, std::string payload, std::function<void(Status)> done) {
+  conn_->publish(topic, std::move(payload), 1, false, std::move(done));
 }
 
 }  // namespace xrm::ingest

@@ -103,6 +103,31 @@ std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, Conn
       if (auto s = weak.lock()) s->handle_publish_result(id, st);
     });
   });
+  c->subscribe_listener_ = std::make_unique<Listener>(weak, [](Connection& self, const ::mqtt::token& tok, bool ok) {
+    // MQTT 5 gives one reason code per filter; 3.1.1 grants QoS 0x80 for a refused one.
+    std::vector<int> codes;
+    try {
+      const auto response = tok.get_subscribe_response();  // a copy: the codes live in it
+      for (auto rc : response.get_reason_codes()) codes.push_back(static_cast<int>(rc));
+    } catch (const std::exception&) {
+    }
+    std::string why = ok ? std::string() : token_error(tok);
+    boost::asio::post(self.io_, [weak = self.weak_from_this(), ok, codes, why] {
+      auto s = weak.lock();
+      if (!s) return;
+      const auto& subs = s->settings_.subscriptions;
+      if (!ok) {
+        XRM_ERROR << s->settings_.name << ": subscribe failed: " << why;
+        return;
+      }
+      for (std::size_t i = 0; i < codes.size() && i < subs.size(); ++i) {
+        if (codes[i] >= 0x80) {
+          XRM_ERROR << s->settings_.name << ": subscription to " << subs[i].first << " refused by the broker (reason "
+                    << codes[i] << ": " << ::mqtt::exception::reason_code_str(codes[i]) << ")";
+        }
+      }
+    });
+  });
   c->disconnect_listener_ =
       std::make_unique<Listener>(weak, [](Connection& self, const ::mqtt::token&, bool) {
         boost::asio::post(self.io_, [weak = self.weak_from_this()] {
@@ -135,6 +160,7 @@ Connection::~Connection() {
   listeners.push_back(std::move(connect_listener_));
   listeners.push_back(std::move(publish_listener_));
   listeners.push_back(std::move(disconnect_listener_));
+  listeners.push_back(std::move(subscribe_listener_));
   retire_client(std::move(client_), std::move(listeners));
 }
 
@@ -258,7 +284,23 @@ void Connection::handle_connect_result(std::uint64_t attempt_id, bool ok, int rc
   backoff_.reset();
   XRM_INFO << settings_.name << ": connected to " << settings_.broker.url << " (MQTT "
            << (version_ == MQTTVERSION_5 ? "5" : "3.1.1") << (session_present ? ", session resumed" : "") << ")";
+  subscribe_all();
   if (on_connected_) on_connected_(version_, session_present);
+}
+
+void Connection::subscribe_all() {
+  if (settings_.subscriptions.empty()) return;
+  auto filters = std::make_shared<::mqtt::string_collection>();
+  ::mqtt::iasync_client::qos_collection qos;
+  for (const auto& [filter, q] : settings_.subscriptions) {
+    filters->push_back(filter);
+    qos.push_back(q);
+  }
+  try {
+    client_->subscribe(filters, qos, nullptr, *subscribe_listener_);
+  } catch (const ::mqtt::exception& e) {
+    XRM_ERROR << settings_.name << ": subscribe: " << e.what();
+  }
 }
 
 void Connection::handle_lost(const std::string& why) {

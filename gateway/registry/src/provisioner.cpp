@@ -171,8 +171,7 @@ void Provisioner::retire(const std::string& device, const std::string& actor,
                   [this, device, actor, done = std::move(done)](Status st) {
                     busy_.erase(device);
                     if (!st) return done(Status::unavailable("device " + device + ": cannot revoke its credentials: " + st.message()));
-                    const Device* d = registry_.find(device);
-                    const Lifecycle previous = d->lifecycle;
+                    const Lifecycle previous = registry_.find(device)->lifecycle;
                     if (Status r = registry_.retire(device, actor); !r) {
                       return done(Status::io_error("device " + device + ": credentials revoked but the registry could not "
                                                    "record the retirement: " + r.message()));

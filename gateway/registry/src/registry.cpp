@@ -307,8 +307,10 @@ Status Registry::set_online(std::string_view id, bool online) {
   if (e == nullptr) return Status::not_found("device " + std::string(id) + " is not registered");
   if (e->lifecycle == Lifecycle::kRetired || e->online == online) return Status::ok();
   e->online = online;
-  if (!online) {
-    return set_lifecycle(id, Lifecycle::kOffline, "device", "the device (or its will) said offline");
+  if (!online) return set_lifecycle(id, Lifecycle::kOffline, "device", "the device (or its will) said offline");
+  // Back from offline; a device that never sent data stays where it is until it does.
+  if (e->lifecycle == Lifecycle::kOffline && e->first_data_ms) {
+    return set_lifecycle(id, Lifecycle::kActive, "device", "the device said online");
   }
   return Status::ok();
 }

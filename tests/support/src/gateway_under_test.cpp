@@ -22,6 +22,7 @@ GatewayUnderTest::GatewayUnderTest(std::string daemon_path, GatewaySettings sett
   config_path_ = dir_.file("gateway.toml");
   data_dir_ = dir_.file("data");
   password_file_ = dir_.file("local.secret");
+  profiles_file_ = dir_.file("profiles.toml");
   log_path_ = dir_.file("gateway-0.log");
   set_local_password(settings_.local_password);
   write_config();
@@ -56,10 +57,13 @@ void GatewayUnderTest::write_config() {
   toml += "reconnect_max = " + toml_quote(s.reconnect_max) + "\n";
   toml += "\n[control]\n";
   toml += "socket = " + toml_quote(dir_.file("control.sock")) + "\n";
+  toml += "\n[health]\n";
+  toml += "profiles = " + toml_quote(profiles_file_) + "\n";
   toml += "\n[log]\n";
   toml += "level = " + toml_quote(s.log_level) + "\n";
   toml += s.extra_toml;
   write_file(config_path_, toml);
+  write_file(profiles_file_, s.profiles_toml);
 }
 
 GatewayUnderTest::~GatewayUnderTest() = default;  // Process's destructor kills and reaps

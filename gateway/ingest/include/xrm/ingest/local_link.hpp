@@ -1,12 +1,14 @@
 #pragma once
 // The gateway's connection to the local (device-side) Mosquitto, as its dynamic-security admin
 // client. It keeps a persistent session (clean_start=false, session expiry one week), so QoS 1
-// device messages wait at the broker while the gateway restarts. Subscriptions and decoding come
-// with the ingest stage; this part owns the connection and its reconnects.
+// device messages wait at the broker while the gateway restarts, and subscribes (QoS 1) to every
+// device's tele, evt, birth, state and cmd-res topics and to the dynamic-security responses.
+// Messages are handed to the io thread and from there to the handler.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "xrm/config/config.hpp"
 #include "xrm/mqtt/connection.hpp"
@@ -18,9 +20,17 @@ class LocalLink {
   static constexpr std::uint32_t kSessionExpirySeconds = 7 * 24 * 3600;
 
   LocalLink(boost::asio::io_context& io, const config::Config& config);
+  // Set before start(); runs on the io thread for every message received.
+  void on_message(std::function<void(const mqtt_link::Connection::Message&)> fn);
   void start();
   void shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
   void reload(const config::Config& config);
+  // QoS 1, not retained (the dynamic-security commands; later the device commands).
+  void publish(const std::string& topic, std::string payload, std::function<void(Status)> done);
+
+  bool connected() const { return conn_->connected(); }
+  int mqtt_version() const { return conn_->mqtt_version(); }
+  const std::string& url() const { return conn_->settings().broker.url; }
 
  private:
   std::shared_ptr<mqtt_link::Connection> conn_;

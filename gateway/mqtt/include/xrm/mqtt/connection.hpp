@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "xrm/common/backoff.hpp"
 #include "xrm/common/status.hpp"
@@ -27,6 +29,9 @@ struct ConnectionSettings {
   // Keep the session (and QoS 1 messages queued for us) across disconnects: clean_start=false
   // with this session expiry under MQTT 5, clean_session=false under 3.1.1. 0: clean session.
   std::uint32_t session_expiry_s = 0;
+  // Topic filters (with their QoS) subscribed after every successful connect, before
+  // on_connected runs. A refused subscription is logged as an error naming the filter.
+  std::vector<std::pair<std::string, int>> subscriptions;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -78,6 +83,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                              const std::string& why);
   void handle_lost(const std::string& why);
   void handle_publish_result(std::uint64_t id, Status st);
+  void subscribe_all();
   ::mqtt::connect_options build_options(const std::optional<::mqtt::message>& will) const;
 
   boost::asio::io_context& io_;
@@ -88,6 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<Listener> connect_listener_;
   std::unique_ptr<Listener> publish_listener_;
   std::unique_ptr<Listener> disconnect_listener_;
+  std::unique_ptr<Listener> subscribe_listener_;
 
   std::function<void(int, bool)> on_connected_;
   std::function<void(const std::string&)> on_disconnected_;

@@ -31,6 +31,11 @@ class Uplink {
   // Applies the reloadable keys of a new configuration.
   void reload(const config::Config& config);
 
+  bool connected() const { return conn_->connected(); }
+  int mqtt_version() const { return conn_->mqtt_version(); }
+  const std::string& url() const { return conn_->settings().broker.url; }
+  std::uint64_t epoch() const { return epoch_; }
+
  private:
   std::string status_payload(bool online, int reason) const;
   std::optional<::mqtt::message> next_will();

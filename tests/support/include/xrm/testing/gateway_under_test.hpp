@@ -24,6 +24,10 @@ struct GatewaySettings {
   std::string reconnect_max = "500ms";
   std::string upstream_keepalive = "5s";
   std::string log_level = "debug";
+  // The profiles file (health.profiles) written next to gateway.toml: device classes.
+  std::string profiles_toml =
+      "[[profile]]\nclass = \"chiller\"\nexpected_interval = \"10s\"\noffline_after = \"60s\"\n\n"
+      "[[profile]]\nclass = \"meter\"\nexpected_interval = \"60s\"\noffline_after = \"5m\"\n";
   // Appended to gateway.toml as is (after the [log] section): more sections, or a deliberate error.
   std::string extra_toml;
   // Added to the daemon's environment (e.g. NOTIFY_SOCKET, WATCHDOG_USEC for systemd tests).
@@ -62,6 +66,9 @@ class GatewayUnderTest {
   const std::string& config_path() const { return config_path_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& password_file() const { return password_file_; }
+  const std::string& profiles_file() const { return profiles_file_; }
+  // The control socket xrmctl should use (in the private directory).
+  std::string control_socket() const { return dir_.file("control.sock"); }
   const std::string& daemon_path() const { return daemon_path_; }
   const std::string& dir() const { return dir_.path(); }
   // The current (or last) run's stdout+stderr.
@@ -81,6 +88,7 @@ class GatewayUnderTest {
   std::string config_path_;
   std::string data_dir_;
   std::string password_file_;
+  std::string profiles_file_;
   std::string log_path_;
   int runs_ = 0;
   std::unique_ptr<Process> process_;

@@ -1,0 +1,249 @@
+#include "control_api.hpp"
+
+#include <initializer_list>
+#include <set>
+
+#include "xrm/common/units.hpp"
+
+namespace xrm::app {
+namespace {
+
+using nlohmann::json;
+
+// Refuses arguments the verb does not know, naming them: a typo must not be silently ignored.
+Status check_args(std::string_view verb, const json& args, std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : args.items()) {
+    bool ok = false;
+    for (auto k : known) ok = ok || k == key;
+    if (!ok) return Status::invalid_argument(std::string(verb) + ": unknown argument \"" + key + "\"");
+  }
+  return Status::ok();
+}
+
+// A string argument; `required` ones must be present.
+Result<std::string> string_arg(std::string_view verb, const json& args, const char* name, bool required) {
+  auto it = args.find(name);
+  if (it == args.end()) {
+    if (required) return Status::invalid_argument(std::string(verb) + ": missing argument \"" + name + "\"");
+    return std::string();
+  }
+  if (!it->is_string()) return Status::invalid_argument(std::string(verb) + ": argument \"" + name + "\" must be a string");
+  return it->get<std::string>();
+}
+
+// Values of links are names of people and companies: printable, bounded, no control characters.
+Status check_link_value(std::string_view device, std::string_view field, std::string_view value) {
+  if (value.size() > 128) {
+    return Status::invalid_argument("device " + std::string(device) + ": " + std::string(field) + " is longer than 128 bytes");
+  }
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Status::invalid_argument("device " + std::string(device) + ": " + std::string(field) +
+                                      " contains a control character");
+    }
+  }
+  return Status::ok();
+}
+
+json opt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+json stakeholders_json(const registry::Stakeholders& s) {
+  return {{"owner", s.owner}, {"site", s.site}, {"technician", s.technician}, {"supplier", s.supplier}, {"model", s.model}};
+}
+
+json device_summary(const registry::Device& d) {
+  return {{"id", d.id},
+          {"class", d.class_name},
+          {"lifecycle", registry::to_string(d.lifecycle)},
+          {"online", d.online ? json(*d.online) : json(nullptr)},
+          {"score", nullptr},  // the health stage fills these
+          {"band", nullptr},
+          {"last_seen_ms", opt(d.last_seen_ms)},
+          {"stakeholders", stakeholders_json(d.links)}};
+}
+
+Status check_device_id(std::string_view verb, const std::string& id) {
+  if (std::string why = id_error(id); !why.empty()) {
+    return Status::invalid_argument(std::string(verb) + ": device id \"" + id + "\": " + why);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void ControlApi::handle(control::Request request, control::Reply reply) {
+  const std::string& verb = request.verb;
+  if (verb == "provision") return provision(request, std::move(reply));
+  if (verb == "retire") return retire(request, std::move(reply));
+  if (verb == "devices") return reply(devices(request.args));
+  if (verb == "show") return reply(show(request.args));
+  if (verb == "link") return reply(link(request));
+  if (verb == "status") return reply(status(request.args));
+  reply(Status::invalid_argument("unknown verb \"" + verb + "\" (known: provision, devices, show, link, retire, status)"));
+}
+
+void ControlApi::provision(const control::Request& request, control::Reply reply) {
+  const json& args = request.args;
+  if (Status st = check_args("provision", args,
+                             {"device", "class", "owner", "site", "technician", "supplier", "model", "rotate"});
+      !st) {
+    return reply(st);
+  }
+  registry::ProvisionRequest req;
+  auto device = string_arg("provision", args, "device", true);
+  if (!device) return reply(device.status());
+  req.device = *device;
+  auto rotate = args.find("rotate");
+  if (rotate != args.end() && !rotate->is_boolean()) {
+    return reply(Status::invalid_argument("provision: argument \"rotate\" must be true or false"));
+  }
+  req.rotate = rotate != args.end() && rotate->get<bool>();
+  auto cls = string_arg("provision", args, "class", !req.rotate);
+  if (!cls) return reply(cls.status());
+  req.class_name = *cls;
+  for (auto field : registry::kLinkFields) {
+    auto v = string_arg("provision", args, std::string(field).c_str(), false);
+    if (!v) return reply(v.status());
+    if (Status st = check_link_value(req.device, field, *v); !st) return reply(st);
+    registry::link_field(req.links, field) = *v;
+  }
+  if (req.links.site.empty() && !req.rotate) req.links.site = ctx_.default_site;
+  req.actor = request.peer.actor();
+  ctx_.provisioner.provision(std::move(req), [reply = std::move(reply)](Result<registry::ProvisionResult> r) {
+    if (!r) return reply(r.status());
+    const auto& d = *r->device;
+    const auto& c = r->credentials;
+    reply(json{{"device", d.id},
+               {"class", d.class_name},
+               {"lifecycle", registry::to_string(d.lifecycle)},
+               {"rotated", r->rotated},
+               {"stakeholders", stakeholders_json(d.links)},
+               {"broker_url", c.broker_url},
+               {"client_id", c.client_id},
+               {"username", c.username},
+               {"password", c.password},
+               {"publish_topics", c.publish_topics},
+               {"subscribe_topics", c.subscribe_topics},
+               {"uri", c.uri}});
+  });
+}
+
+void ControlApi::retire(const control::Request& request, control::Reply reply) {
+  if (Status st = check_args("retire", request.args, {"device"}); !st) return reply(st);
+  auto device = string_arg("retire", request.args, "device", true);
+  if (!device) return reply(device.status());
+  if (Status st = check_device_id("retire", *device); !st) return reply(st);
+  ctx_.provisioner.retire(*device, request.peer.actor(),
+                          [device = *device, reply = std::move(reply)](Result<registry::Lifecycle> r) {
+                            if (!r) return reply(r.status());
+                            reply(json{{"device", device},
+                                       {"lifecycle", "retired"},
+                                       {"previous_lifecycle", registry::to_string(*r)}});
+                          });
+}
+
+Result<json> ControlApi::devices(const json& args) {
+  if (Status st = check_args("devices", args, {}); !st) return st;
+  json list = json::array();
+  for (const auto* d : ctx_.registry.list()) list.push_back(device_summary(*d));
+  return json{{"devices", std::move(list)}};
+}
+
+Result<json> ControlApi::show(const json& args) {
+  if (Status st = check_args("show", args, {"device"}); !st) return st;
+  auto id = string_arg("show", args, "device", true);
+  if (!id) return id.status();
+  if (Status st = check_device_id("show", *id); !st) return st;
+  const registry::Device* d = ctx_.registry.find(*id);
+  if (d == nullptr) return Status::not_found("device " + *id + " is not registered");
+  json out = device_summary(*d);
+  out.erase("last_seen_ms");
+  auto history = ctx_.registry.history(*id, 50);
+  if (!history) return history.status();
+  json h = json::array();
+  for (const auto& e : *history) {
+    h.push_back({{"at_ms", e.at_ms}, {"what", e.what}, {"old", e.old_value}, {"new", e.new_value}, {"actor", e.actor}});
+  }
+  out.update(json{{"factors", json::array()},
+                  {"alerts", json::array()},
+                  {"firmware", d->firmware},
+                  {"model", d->links.model},
+                  {"created_ms", d->created_ms},
+                  {"updated_ms", d->updated_ms},
+                  {"first_data_ms", opt(d->first_data_ms)},
+                  {"last_seen_ms", opt(d->last_seen_ms)},
+                  {"retired_ms", opt(d->retired_ms)},
+                  {"counters", {{"messages", d->messages}}},
+                  {"history", std::move(h)},
+                  {"recent_events", json::array()}});
+  return out;
+}
+
+Result<json> ControlApi::link(const control::Request& request) {
+  const json& args = request.args;
+  if (Status st = check_args("link", args, {"device", "owner", "site", "technician", "supplier", "model"}); !st) {
+    return st;
+  }
+  auto id = string_arg("link", args, "device", true);
+  if (!id) return id.status();
+  if (Status st = check_device_id("link", *id); !st) return st;
+  std::map<std::string, std::string> changes;
+  for (auto field : registry::kLinkFields) {
+    const std::string name(field);
+    if (!args.contains(name)) continue;
+    auto v = string_arg("link", args, name.c_str(), true);
+    if (!v) return v.status();
+    if (Status st = check_link_value(*id, field, *v); !st) return st;
+    changes[name] = *v;
+  }
+  if (changes.empty()) {
+    return Status::invalid_argument("link: device " + *id + ": name at least one of owner, site, technician, supplier, model");
+  }
+  auto changed = ctx_.registry.link(*id, changes, request.peer.actor());
+  if (!changed) return changed.status();
+  json list = json::array();
+  for (const auto& c : *changed) list.push_back({{"field", c.field}, {"old", c.old_value}, {"new", c.new_value}});
+  return json{{"device", *id}, {"changed", std::move(list)}, {"stakeholders", stakeholders_json(ctx_.registry.find(*id)->links)}};
+}
+
+Result<json> ControlApi::status(const json& args) {
+  if (Status st = check_args("status", args, {}); !st) return st;
+  auto ob = ctx_.outbox.stats();
+  if (!ob) return ob.status();
+  const auto now_ms = ctx_.clock.unix_ms();
+  const auto& traffic = ctx_.traffic.stats();
+  const auto& rc = ctx_.registry.counters();
+  json by_lifecycle = json::object();
+  for (const auto& [name, n] : ctx_.registry.count_by_lifecycle()) by_lifecycle[name] = n;
+  auto conn = [](bool connected, int version, const std::string& url) {
+    return json{{"url", url},
+                {"connected", connected},
+                {"mqtt_version", connected ? json(version == 5 ? "5" : "3.1.1") : json(nullptr)}};
+  };
+  return json{
+      {"gateway_id", ctx_.gateway_id},
+      {"version", ctx_.version},
+      {"uptime_ms", std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.clock.steady_now() - ctx_.started).count()},
+      {"connections",
+       {{"local", conn(ctx_.local.connected(), ctx_.local.mqtt_version(), ctx_.local.url())},
+        {"upstream", conn(ctx_.uplink.connected(), ctx_.uplink.mqtt_version(), ctx_.uplink.url())}}},
+      {"devices", {{"total", ctx_.registry.size()}, {"by_lifecycle", std::move(by_lifecycle)}}},
+      {"ingest",
+       {{"messages", traffic.messages},
+        {"bytes", traffic.bytes},
+        {"accepted", traffic.accepted},
+        {"unknown_device", rc.unknown_messages},
+        {"retired_device", rc.retired_messages},
+        {"bad_topic", traffic.bad_topic},
+        {"bad_payload", traffic.bad_payload},
+        {"rate_per_s", ctx_.traffic.rate_per_s()}}},
+      {"outbox",
+       {{"depth", ob->records},
+        {"critical", ob->critical},
+        {"bytes", ob->bytes},
+        {"last_seq", ob->last_seq},
+        {"oldest_age_ms", ob->oldest_created_ms ? json(now_ms - *ob->oldest_created_ms) : json(nullptr)}}}};
+  // drops, dead_letters and condensation join when the stages that count them exist.
+}
+
+}  // namespace xrm::app

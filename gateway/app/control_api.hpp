@@ -1,0 +1,52 @@
+#pragma once
+// The verbs of the control socket (xrmctl): argument checking, the call into the stage that owns
+// the answer, and the JSON result documented in docs/contract.md. Runs on the io thread.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "xrm/common/clock.hpp"
+#include "xrm/control/server.hpp"
+#include "xrm/ingest/device_traffic.hpp"
+#include "xrm/ingest/local_link.hpp"
+#include "xrm/outbox/outbox.hpp"
+#include "xrm/registry/provisioner.hpp"
+#include "xrm/registry/registry.hpp"
+#include "xrm/uplink/uplink.hpp"
+
+namespace xrm::app {
+
+// What the verbs read and change; every reference must outlive the ControlApi.
+struct ControlContext {
+  std::string gateway_id;
+  std::string version;
+  std::string default_site;  // gateway.site: the site of devices provisioned without --site
+  const Clock& clock;
+  std::chrono::steady_clock::time_point started;
+  registry::Registry& registry;
+  registry::Provisioner& provisioner;
+  outbox::Outbox& outbox;
+  const ingest::DeviceTraffic& traffic;
+  const ingest::LocalLink& local;
+  const uplink::Uplink& uplink;
+};
+
+class ControlApi {
+ public:
+  explicit ControlApi(ControlContext ctx) : ctx_(std::move(ctx)) {}
+
+  // The control::Handler: dispatches on the verb; unknown verbs -> invalid_argument listing the known.
+  void handle(control::Request request, control::Reply reply);
+
+ private:
+  Result<nlohmann::json> devices(const nlohmann::json& args);
+  Result<nlohmann::json> show(const nlohmann::json& args);
+  Result<nlohmann::json> link(const control::Request& request);
+  Result<nlohmann::json> status(const nlohmann::json& args);
+  void provision(const control::Request& request, control::Reply reply);
+  void retire(const control::Request& request, control::Reply reply);
+
+  ControlContext ctx_;
+};
+
+}  // namespace xrm::app

@@ -1,0 +1,197 @@
+#include "xrmctl/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+#include "xrm/common/units.hpp"
+#include "xrmctl/format.hpp"
+#include "xrmctl/qr.hpp"
+#include "xrmctl/render.hpp"
+
+namespace xrm::xrmctl {
+
+using nlohmann::json;
+
+int exit_code(Status::Code code) {
+  switch (code) {
+    case Status::Code::kOk: return kExitOk;
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kNotFound:
+    case Status::Code::kAlreadyExists: return kExitUsage;
+    default: return kExitFailure;
+  }
+}
+
+std::string device_id_error(std::string_view id) {
+  const std::string why = id_error(id);
+  return why.empty() ? why : "device id \"" + std::string{id} + "\": " + why;
+}
+
+namespace {
+
+constexpr std::array<const char*, kStakeholderFields.size()> kLinkHelp = {
+    "Owner (customer) of the device", "Site where it is installed", "Technician who services it",
+    "Supplier it came from", "Model (product line) it belongs to"};
+
+// The stakeholder options of one subcommand; only those given on the command line are sent.
+class LinkOptions {
+ public:
+  void add_to(CLI::App& sub, const std::string& note) {
+    for (std::size_t i = 0; i < kStakeholderFields.size(); ++i) {
+      options_[i] = sub.add_option("--" + std::string{kStakeholderFields[i]}, values_[i], kLinkHelp[i] + note);
+    }
+  }
+  bool any_given() const {
+    for (const CLI::Option* o : options_) {
+      if (o->count() > 0) return true;
+    }
+    return false;
+  }
+  void put_given(json& args) const {
+    for (std::size_t i = 0; i < kStakeholderFields.size(); ++i) {
+      if (options_[i]->count() > 0) args[std::string{kStakeholderFields[i]}] = values_[i];
+    }
+  }
+
+ private:
+  std::array<std::string, kStakeholderFields.size()> values_;
+  std::array<CLI::Option*, kStakeholderFields.size()> options_{};
+};
+
+// CLI11's message on one line.
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, const Transport& send, const Clock& clock, std::ostream& out,
+        std::ostream& err) {
+  CLI::App app{"xrmctl: the technician's CLI of the XRM edge gateway", "xrmctl"};
+  app.fallthrough();  // global options may also follow the verb; subcommands inherit this
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 success; 1 runtime failure (daemon unreachable, timeout, internal error); 2 usage error,\n"
+      "invalid device id, or a request the daemon refused (invalid argument, unknown or existing device).");
+
+  const char* env_socket = std::getenv("XRMCTL_SOCKET");
+  std::string socket = env_socket != nullptr && *env_socket != '\0' ? env_socket : kDefaultSocket;
+  std::string timeout_text = "10s";
+  bool as_json = false;
+  app.add_option("--socket", socket, "Control socket of the daemon (environment: XRMCTL_SOCKET)")
+      ->capture_default_str();
+  app.add_flag("--json", as_json, "Print the daemon's result as JSON");
+  app.add_option("--timeout", timeout_text, "How long to wait for the daemon's answer (500ms, 10s, 1m)")
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string{"xrmctl "} + XRM_VERSION);
+
+  const std::string device_help = "Device id: 1 to 64 of A-Z a-z 0-9 . _ -";
+  std::string device;
+  std::string profile;
+  bool rotate = false;
+  bool qr = false;
+  LinkOptions provision_links;
+  LinkOptions link_links;
+
+  CLI::App* provision =
+      app.add_subcommand("provision", "Register a device, create its broker credentials and print them once");
+  provision->add_option("DEVICE", device, device_help)->required();
+  provision->add_option("--class", profile, "Profile (device class) that judges its health")->required();
+  provision_links.add_to(*provision, "");
+  provision->add_flag("--rotate", rotate, "Issue new credentials for a device already provisioned");
+  provision->add_flag("--qr", qr, "Also print the provisioning URI as a QR code");
+  app.add_subcommand("devices", "List every device: class, lifecycle, online, score, band, last seen");
+  CLI::App* show = app.add_subcommand("show", "One device: stakeholders, health and why, alerts, history");
+  show->add_option("DEVICE", device, device_help)->required();
+  CLI::App* link = app.add_subcommand("link", "Change a device's stakeholder links (only the options given)");
+  link->add_option("DEVICE", device, device_help)->required();
+  link_links.add_to(*link, " (an empty value clears the link)");
+  CLI::App* retire = app.add_subcommand("retire", "Revoke a device's credentials; its history is kept");
+  retire->add_option("DEVICE", device, device_help)->required();
+  app.add_subcommand("status", "The gateway: uptime, connections, ingest, outbox, drops, condensation");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e, out, err);  // --help, --version
+    const auto subs = app.get_subcommands();
+    const std::string help = subs.empty() ? "xrmctl --help" : "xrmctl " + subs.front()->get_name() + " --help";
+    err << "xrmctl: " << one_line(e.what()) << " (see " << help << ")\n";
+    return kExitUsage;
+  }
+
+  const auto timeout = parse_duration(timeout_text);
+  if (!timeout || timeout->count() == 0) {
+    err << "xrmctl: --timeout: " << (timeout ? "must be longer than 0s" : timeout.status().message()) << "\n";
+    return kExitUsage;
+  }
+  const CLI::App* verb = app.get_subcommands().front();
+  Request request{socket, verb->get_name(), json::object(), *timeout};
+  if (verb == provision || verb == show || verb == link || verb == retire) {
+    if (const std::string e = device_id_error(device); !e.empty()) {
+      err << "xrmctl: " << e << "\n";
+      return kExitUsage;
+    }
+    request.args["device"] = device;
+  }
+  if (verb == provision) {
+    request.args["class"] = profile;
+    provision_links.put_given(request.args);
+    request.args["rotate"] = rotate;
+  }
+  if (verb == link) {
+    if (!link_links.any_given()) {
+      err << "xrmctl: link: give at least one of --owner, --site, --technician, --supplier, --model\n";
+      return kExitUsage;
+    }
+    link_links.put_given(request.args);
+  }
+
+  Result<json> reply = send(request);
+  if (!reply) {
+    const Status& st = reply.status();
+    err << "xrmctl: " << (st.message().empty() ? st.to_string() : st.message()) << "\n";
+    return exit_code(st.code());
+  }
+  json result = std::move(reply).value();
+
+  // A QR code that cannot be drawn is reported but does not fail the command: the device is
+  // provisioned and its one-time password printed, and a script must not take it for a failure.
+  std::vector<std::string> qr_lines;
+  std::string qr_error;
+  if (qr) {
+    const json& uri = field(result, "uri");
+    auto lines = uri.is_string()
+                     ? render_qr(uri.get_ref<const std::string&>())
+                     : Result<std::vector<std::string>>{Status::invalid_argument("QR code: the reply has no uri")};
+    if (lines) {
+      qr_lines = std::move(lines).value();
+    } else {
+      qr_error = lines.status().message() + " (the device is provisioned)";
+    }
+  }
+
+  if (as_json) {
+    if (!qr_lines.empty() && result.is_object()) result["qr"] = qr_lines;
+    out << result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
+    const std::int64_t now_ms = clock.unix_ms();
+    const std::string& name = request.verb;
+    if (name == "provision") out << render_provision(result, qr_lines);
+    if (name == "devices") out << render_devices(result, now_ms);
+    if (name == "show") out << render_show(result, now_ms);
+    if (name == "link") out << render_link(result);
+    if (name == "retire") out << render_retire(result);
+    if (name == "status") out << render_status(result);
+  }
+  if (!qr_error.empty()) err << "xrmctl: " << qr_error << "\n";
+  return kExitOk;
+}
+
+}  // namespace xrm::xrmctl

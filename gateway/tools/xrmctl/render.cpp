@@ -1,0 +1,241 @@
+#include "xrmctl/render.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "xrm/common/units.hpp"
+#include "xrmctl/format.hpp"
+
+namespace xrm::xrmctl {
+
+using nlohmann::json;
+using Rows = std::vector<std::vector<std::string>>;
+
+namespace {
+
+const json& array_field(const json& object, std::string_view key) {
+  static const json kEmpty = json::array();
+  const json& v = field(object, key);
+  return v.is_array() ? v : kEmpty;
+}
+
+// A link's value in a change: an empty or missing link reads "(none)".
+std::string link_value(const json& v) {
+  const std::string s = cell(v);
+  return s == "-" ? "(none)" : s;
+}
+
+// Whole seconds as "3h12m5s"; "-" when not a number.
+std::string duration_cell(const json& ms) {
+  const auto v = integer(ms);
+  return v ? format_duration(std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds{*v})) : "-";
+}
+
+// "12s ago"; "never" for an explicit null; "-" when missing or not a number.
+std::string last_seen_cell(const json& object, std::int64_t now_ms) {
+  const json& v = field(object, "last_seen_ms");
+  if (const auto ms = integer(v)) return relative_age(now_ms, *ms);
+  return v.is_null() && object.is_object() && object.contains("last_seen_ms") ? "never" : "-";
+}
+
+std::string section(std::string_view title, const Rows& rows, std::string_view empty = "none") {
+  std::string out = "\n" + std::string{title} + "\n";
+  out += rows.empty() ? "  " + std::string{empty} + "\n" : render_table(rows, "  ");
+  return out;
+}
+
+}  // namespace
+
+std::string render_provision(const json& r, const std::vector<std::string>& qr_lines) {
+  Rows rows = {
+      {"device", cell(field(r, "device"))},       {"class", cell(field(r, "class"))},
+      {"lifecycle", cell(field(r, "lifecycle"))}, {"broker URL", cell(field(r, "broker_url"))},
+      {"client id", cell(field(r, "client_id"))}, {"username", cell(field(r, "username"))},
+      {"password", cell(field(r, "password"))},
+  };
+  for (const auto& [key, label] : {std::pair{"publish_topics", "publish"}, {"subscribe_topics", "subscribe"}}) {
+    const json& topics = array_field(r, key);
+    if (topics.empty()) rows.push_back({label, "-"});
+    for (std::size_t i = 0; i < topics.size(); ++i) rows.push_back({i == 0 ? label : "", cell(topics[i])});
+  }
+  rows.push_back({"URI", cell(field(r, "uri"))});
+
+  std::string out = render_table(rows);
+  if (field(r, "rotated") == true) out += "\nNew credentials: the previous password no longer works.\n";
+  if (!qr_lines.empty()) {
+    out += '\n';
+    for (const auto& line : qr_lines) out += line + '\n';
+  }
+  out += "\nThe password is shown only this once; it is not stored in plain text.\n";
+  return out;
+}
+
+std::string render_devices(const json& r, std::int64_t now_ms) {
+  const json& devices = array_field(r, "devices");
+  const std::size_t n = devices.size();
+  std::string count = std::to_string(n) + (n == 1 ? " device\n" : " devices\n");
+  if (n == 0) return count;
+  Rows rows = {{"DEVICE", "CLASS", "LIFECYCLE", "ONLINE", "SCORE", "BAND", "LAST SEEN"}};
+  for (const json& d : devices) {
+    rows.push_back({cell(field(d, "id")), cell(field(d, "class")), cell(field(d, "lifecycle")),
+                    cell(field(d, "online")), cell(field(d, "score")), cell(field(d, "band")),
+                    last_seen_cell(d, now_ms)});
+  }
+  return render_table(rows) + count;
+}
+
+std::string render_show(const json& r, std::int64_t now_ms) {
+  std::string last_seen = last_seen_cell(r, now_ms);
+  if (const auto ms = integer(field(r, "last_seen_ms"))) last_seen = format_time_utc(*ms) + " (" + last_seen + ")";
+  std::string out = render_table({{"device", cell(field(r, "id"))},
+                                  {"class", cell(field(r, "class"))},
+                                  {"lifecycle", cell(field(r, "lifecycle"))},
+                                  {"online", cell(field(r, "online"))},
+                                  {"model", cell(field(r, "model"))},
+                                  {"firmware", cell(field(r, "firmware"))},
+                                  {"created", time_cell(field(r, "created_ms"))},
+                                  {"updated", time_cell(field(r, "updated_ms"))},
+                                  {"first data", time_cell(field(r, "first_data_ms"))},
+                                  {"last seen", last_seen},
+                                  {"retired", time_cell(field(r, "retired_ms"))}});
+
+  Rows links;
+  const json& stakeholders = field(r, "stakeholders");
+  for (std::string_view key : kStakeholderFields) links.push_back({std::string{key}, cell(field(stakeholders, key))});
+  out += section("Stakeholders", links);
+
+  out += "\nHealth\n";
+  const json& score = field(r, "score");
+  if (score.is_number()) {
+    const json& band = field(r, "band");
+    out += "  score " + cell(score) + (band.is_string() ? " (" + cell(band) + ")" : "") + "\n";
+  } else {
+    out += "  no score yet\n";
+  }
+  Rows factors;
+  for (const json& f : array_field(r, "factors")) {
+    const json& penalty = field(f, "penalty");
+    const bool deduction = penalty.is_number() && penalty.get<double>() > 0;
+    factors.push_back({cell(field(f, "name")), (deduction ? "-" : "") + cell(penalty), cell(field(f, "why"))});
+  }
+  out += render_table(factors, "  ");
+
+  Rows alerts;
+  for (const json& a : array_field(r, "alerts")) {
+    alerts.push_back({cell(field(a, "id")), cell(field(a, "band")), cell(field(a, "action")),
+                      time_cell(field(a, "opened_ms")), cell(field(a, "reason"))});
+  }
+  out += section("Open alerts", alerts);
+
+  Rows counters = {{"messages", cell(field(field(r, "counters"), "messages"))}};
+  if (const json& c = field(r, "counters"); c.is_object()) {
+    for (const auto& [name, value] : c.items()) {
+      if (name != "messages") counters.push_back({name, cell(value)});
+    }
+  }
+  out += section("Counters", counters);
+
+  Rows history;
+  for (const json& h : array_field(r, "history")) {
+    const json& actor = field(h, "actor");
+    history.push_back({time_cell(field(h, "at_ms")), cell(field(h, "what")),
+                       link_value(field(h, "old")) + " -> " + link_value(field(h, "new")),
+                       cell(actor) == "-" ? "" : "by " + cell(actor)});
+  }
+  out += section("Relationship history", history);
+
+  Rows events;
+  for (const json& e : array_field(r, "recent_events")) {
+    events.push_back({time_cell(field(e, "at_ms")), cell(field(e, "type")), cell(field(e, "detail"))});
+  }
+  out += section("Recent events", events);
+  return out;
+}
+
+std::string render_link(const json& r) {
+  const json& changed = array_field(r, "changed");
+  if (changed.empty()) return "nothing changed\n";
+  std::string out;
+  for (const json& c : changed) {
+    out += cell(field(c, "field")) + ": " + link_value(field(c, "old")) + " -> " + link_value(field(c, "new")) + "\n";
+  }
+  return out;
+}
+
+std::string render_retire(const json& r) {
+  return cell(field(r, "device")) + " retired (was " + cell(field(r, "previous_lifecycle")) +
+         "); its credentials are revoked, its history is kept.\n";
+}
+
+namespace {
+
+// The parts that are known, joined by ", "; "-" when none is.
+std::string join_known(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!p.empty()) out += (out.empty() ? "" : ", ") + p;
+  }
+  return out.empty() ? "-" : out;
+}
+
+// "prefix<value>suffix" when value is there; empty otherwise.
+std::string part(const json& value, std::string_view prefix, std::string_view suffix = "") {
+  return value.is_null() ? "" : std::string{prefix} + cell(value) + std::string{suffix};
+}
+
+// "connected, mqtt://127.0.0.1:1883, MQTT 5"
+std::string connection_cell(const json& c) {
+  const json& connected = field(c, "connected");
+  return join_known({connected.is_boolean() ? (connected.get<bool>() ? "connected" : "disconnected") : "",
+                     part(field(c, "url"), ""), part(field(c, "mqtt_version"), "MQTT ")});
+}
+
+// "12 (active 10, provisioned 1, retired 1)"
+std::string devices_cell(const json& d) {
+  std::string out = cell(field(d, "total"));
+  std::string parts;
+  if (const json& by = field(d, "by_lifecycle"); by.is_object()) {
+    for (const auto& [name, n] : by.items()) parts += (parts.empty() ? "" : ", ") + name + " " + cell(n);
+  }
+  return parts.empty() ? out : out + " (" + parts + ")";
+}
+
+// "1000 messages, 256000 bytes -> 40 records, 12000 bytes (21.3:1)"
+std::string condensation_cell(const json& c) {
+  if (!c.is_object()) return "-";
+  std::string out = cell(field(c, "messages_in")) + " messages, " + cell(field(c, "bytes_in")) + " bytes -> " +
+                    cell(field(c, "records_out")) + " records, " + cell(field(c, "bytes_out")) + " bytes";
+  const auto in = integer(field(c, "bytes_in"));
+  const auto out_bytes = integer(field(c, "bytes_out"));
+  if (in && out_bytes && *in > 0 && *out_bytes > 0) {
+    char ratio[48];
+    std::snprintf(ratio, sizeof ratio, " (%.1f:1)", static_cast<double>(*in) / static_cast<double>(*out_bytes));
+    out += ratio;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_status(const json& r) {
+  const json& connections = field(r, "connections");
+  const json& ingest = field(r, "ingest");
+  const json& outbox = field(r, "outbox");
+  const json& oldest = field(outbox, "oldest_age_ms");
+  return render_table(
+      {{"gateway", cell(field(r, "gateway_id"))},
+       {"version", cell(field(r, "version"))},
+       {"uptime", duration_cell(field(r, "uptime_ms"))},
+       {"local broker", connection_cell(field(connections, "local"))},
+       {"upstream", connection_cell(field(connections, "upstream"))},
+       {"devices", devices_cell(field(r, "devices"))},
+       {"ingest",
+        join_known({part(field(ingest, "messages"), "", " messages"), part(field(ingest, "rate_per_s"), "", "/s")})},
+       {"outbox",
+        join_known({part(field(outbox, "depth"), "depth "), integer(oldest) ? "oldest " + duration_cell(oldest) : ""})},
+       {"drops", cell(field(r, "drops"))},
+       {"dead letters", cell(field(r, "dead_letters"))},
+       {"condensation", condensation_cell(field(r, "condensation"))}});
+}
+
+}  // namespace xrm::xrmctl

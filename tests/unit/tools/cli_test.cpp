@@ -1,0 +1,212 @@
+#include <CppUTest/TestHarness.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "xrmctl/cli.hpp"
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using namespace xrm::xrmctl;
+using xrm::Status;
+
+TEST_GROUP(ExitCode){};
+
+TEST(ExitCode, RefusedRequestsAreUsageErrorsTheRestFailures) {
+  CHECK_EQUAL(0, exit_code(Status::Code::kOk));
+  CHECK_EQUAL(2, exit_code(Status::Code::kInvalidArgument));
+  CHECK_EQUAL(2, exit_code(Status::Code::kNotFound));
+  CHECK_EQUAL(2, exit_code(Status::Code::kAlreadyExists));
+  CHECK_EQUAL(1, exit_code(Status::Code::kUnavailable));
+  CHECK_EQUAL(1, exit_code(Status::Code::kInternal));
+  CHECK_EQUAL(1, exit_code(Status::Code::kIoError));
+  CHECK_EQUAL(1, exit_code(Status::Code::kCorruption));
+}
+
+TEST_GROUP(DeviceId){};
+
+TEST(DeviceId, MessageNamesTheIdAndTheReason) {
+  STRCMP_EQUAL("", device_id_error("pump-17").c_str());
+  STRCMP_EQUAL("device id \"a b\": has character 0x20 at position 2 (allowed: A-Z a-z 0-9 . _ -)",
+               device_id_error("a b").c_str());
+  STRCMP_EQUAL("device id \"\": is empty", device_id_error("").c_str());
+  STRCMP_CONTAINS("65 characters long", device_id_error(std::string(65, 'x')).c_str());
+}
+
+namespace {
+
+// Runs xrmctl with args against a fake daemon that records each request and answers with reply.
+struct Harness {
+  std::vector<Request> requests;
+  xrm::Result<json> reply = json::object();
+  xrm::FakeClock clock;
+  std::ostringstream out;
+  std::ostringstream err;
+
+  int run(std::vector<std::string> args) {
+    args.insert(args.begin(), "xrmctl");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    const Transport send = [this](const Request& r) {
+      requests.push_back(r);
+      return reply;
+    };
+    return xrm::xrmctl::run(static_cast<int>(argv.size()), argv.data(), send, clock, out, err);
+  }
+  const Request& only_request() {
+    CHECK_EQUAL(1U, requests.size());
+    return requests.front();
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(Cli) {
+  Harness h;
+  void setup() override { unsetenv("XRMCTL_SOCKET"); }
+  void teardown() override { unsetenv("XRMCTL_SOCKET"); }
+};
+
+TEST(Cli, GlobalOptionsGoBeforeOrAfterTheVerb) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--json", "--socket", "/tmp/a.sock", "devices", "--timeout", "500ms"},
+                                             {"devices", "--json", "--socket=/tmp/a.sock", "--timeout=500ms"}}) {
+    Harness one;
+    one.reply = json{{"devices", json::array()}};
+    CHECK_EQUAL(0, one.run(args));
+    const Request& r = one.only_request();
+    STRCMP_EQUAL("devices", r.verb.c_str());
+    STRCMP_EQUAL("/tmp/a.sock", r.socket.c_str());
+    CHECK(r.args == json::object());
+    CHECK(r.timeout == 500ms);
+    CHECK(json::parse(one.out.str()) == one.reply.value());
+    STRCMP_EQUAL("", one.err.str().c_str());
+  }
+}
+
+TEST(Cli, SocketDefaultsToTheEnvironmentThenTheRunDirectory) {
+  CHECK_EQUAL(0, h.run({"status"}));
+  setenv("XRMCTL_SOCKET", "/tmp/env.sock", 1);
+  CHECK_EQUAL(0, h.run({"status"}));
+  CHECK_EQUAL(0, h.run({"status", "--socket", "/tmp/flag.sock"}));
+  STRCMP_EQUAL(kDefaultSocket, h.requests[0].socket.c_str());
+  STRCMP_EQUAL("/tmp/env.sock", h.requests[1].socket.c_str());
+  STRCMP_EQUAL("/tmp/flag.sock", h.requests[2].socket.c_str());
+  CHECK(h.requests[0].timeout == 10s);
+}
+
+TEST(Cli, ProvisionSendsOnlyTheGivenLinks) {
+  CHECK_EQUAL(0, h.run({"provision", "pump-17", "--class", "pump", "--owner", "acme", "--model", "P-200"}));
+  CHECK(h.only_request().args ==
+        json({{"device", "pump-17"}, {"class", "pump"}, {"owner", "acme"}, {"model", "P-200"}, {"rotate", false}}));
+  STRCMP_EQUAL("provision", h.only_request().verb.c_str());
+}
+
+TEST(Cli, ProvisionRotate) {
+  CHECK_EQUAL(0, h.run({"provision", "pump-17", "--class=pump", "--rotate"}));
+  CHECK(h.only_request().args == json({{"device", "pump-17"}, {"class", "pump"}, {"rotate", true}}));
+}
+
+TEST(Cli, ProvisionNeedsAClass) {
+  CHECK_EQUAL(2, h.run({"provision", "pump-17"}));
+  CHECK(h.requests.empty());
+  STRCMP_CONTAINS("--class", h.err.str().c_str());
+}
+
+TEST(Cli, LinkSendsGivenOptionsAndEmptyClears) {
+  CHECK_EQUAL(0, h.run({"link", "pump-17", "--site", "", "--technician=ana"}));
+  CHECK(h.only_request().args == json({{"device", "pump-17"}, {"site", ""}, {"technician", "ana"}}));
+}
+
+TEST(Cli, LinkWithoutOptionsIsAUsageError) {
+  CHECK_EQUAL(2, h.run({"link", "pump-17"}));
+  CHECK(h.requests.empty());
+  STRCMP_EQUAL("xrmctl: link: give at least one of --owner, --site, --technician, --supplier, --model\n",
+               h.err.str().c_str());
+}
+
+TEST(Cli, InvalidDeviceIdIsRefusedBeforeConnecting) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"provision", "a b", "--class", "pump"},
+                                                                {"show", "a b"},
+                                                                {"link", "a b", "--owner", "x"},
+                                                                {"retire", "a b"}}) {
+    Harness one;
+    CHECK_EQUAL(2, one.run(args));
+    CHECK(one.requests.empty());
+    STRCMP_EQUAL("xrmctl: device id \"a b\": has character 0x20 at position 2 (allowed: A-Z a-z 0-9 . _ -)\n",
+                 one.err.str().c_str());
+  }
+}
+
+TEST(Cli, DaemonRefusalsExitTwoOtherFailuresOne) {
+  h.reply = Status::not_found("device \"pump-9\" is not registered");
+  CHECK_EQUAL(2, h.run({"show", "pump-9"}));
+  STRCMP_EQUAL("xrmctl: device \"pump-9\" is not registered\n", h.err.str().c_str());
+  STRCMP_EQUAL("", h.out.str().c_str());
+
+  Harness down;
+  down.reply = Status::unavailable("cannot connect to control socket /x: No such file or directory");
+  CHECK_EQUAL(1, down.run({"status", "--json"}));
+  STRCMP_EQUAL("xrmctl: cannot connect to control socket /x: No such file or directory\n", down.err.str().c_str());
+
+  Harness exists;
+  exists.reply = Status::already_exists("device \"pump-17\" is already provisioned");
+  CHECK_EQUAL(2, exists.run({"provision", "pump-17", "--class", "pump"}));
+}
+
+TEST(Cli, UsageErrorsAreOneLineAndExitTwo) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {}, {"frobnicate"}, {"devices", "--bogus"}, {"show"}, {"devices", "extra"}}) {
+    Harness one;
+    CHECK_EQUAL(2, one.run(args));
+    CHECK(one.requests.empty());
+    const std::string e = one.err.str();
+    CHECK_TEXT(e.rfind("xrmctl: ", 0) == 0, e.c_str());
+    CHECK_EQUAL(1, static_cast<int>(std::count(e.begin(), e.end(), '\n')));
+  }
+}
+
+TEST(Cli, BadTimeoutIsAUsageError) {
+  CHECK_EQUAL(2, h.run({"status", "--timeout", "5x"}));
+  STRCMP_CONTAINS("xrmctl: --timeout: bad duration \"5x\"", h.err.str().c_str());
+  Harness zero;
+  CHECK_EQUAL(2, zero.run({"status", "--timeout", "0s"}));
+  CHECK(h.requests.empty() && zero.requests.empty());
+}
+
+TEST(Cli, VersionAndHelpExitZero) {
+  CHECK_EQUAL(0, h.run({"--version"}));
+  STRCMP_CONTAINS("xrmctl ", h.out.str().c_str());
+  Harness help;
+  CHECK_EQUAL(0, help.run({"provision", "--help"}));
+  STRCMP_CONTAINS("--rotate", help.out.str().c_str());
+  CHECK(h.requests.empty() && help.requests.empty());
+}
+
+TEST(Cli, HumanOutputUsesTheClock) {
+  h.reply = json{{"devices", {{{"id", "pump-17"}, {"last_seen_ms", h.clock.unix_ms() - 180'000}}}}};
+  CHECK_EQUAL(0, h.run({"devices"}));
+  STRCMP_CONTAINS("pump-17  -      -          -       -      -     3m ago\n1 device\n", h.out.str().c_str());
+}
+
+TEST(Cli, ProvisionQrInJsonAddsTheLines) {
+  h.reply = json{{"device", "pump-17"}, {"uri", "xrm://gw/pump-17"}, {"password", "pw"}};
+  CHECK_EQUAL(0, h.run({"provision", "pump-17", "--class", "pump", "--qr", "--json"}));
+  const json printed = json::parse(h.out.str());
+  CHECK(printed.at("qr").is_array());
+  CHECK(printed.at("qr").size() > 10);
+  STRCMP_EQUAL("pw", printed.at("password").get<std::string>().c_str());
+}
+
+TEST(Cli, ProvisionQrThatCannotBeDrawnStillSucceeds) {
+  h.reply = json{{"device", "pump-17"}, {"uri", std::string(3000, 'a')}, {"password", "pw"}};
+  CHECK_EQUAL(0, h.run({"provision", "pump-17", "--class", "pump", "--qr"}));
+  STRCMP_CONTAINS("password    pw\n", h.out.str().c_str());
+  STRCMP_EQUAL(
+      "xrmctl: QR code: 3000 bytes are too many for a QR code (error correction M) (the device is provisioned)\n",
+      h.err.str().c_str());
+}
