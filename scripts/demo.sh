@@ -2,8 +2,9 @@
 # The demo: two real Mosquitto brokers on free loopback ports (the local device broker with the
 # dynamic-security plugin, and an upstream broker standing in for the central XRM), the real
 # xrm-gatewayd between them, and a central-side view of what the gateway publishes. It tells the
-# gateway's presence story: online (retained), an upstream outage and reconnect with a new epoch,
-# a clean shutdown. Everything it starts is stopped on exit; nothing outside a temp dir is touched.
+# gateway's presence story (online, retained; an upstream outage and reconnect with a new epoch; a
+# clean shutdown) and the technician's story: provisioning a device with its own broker
+# credentials, the device connecting with exactly those, relinking, and retiring it. Everything it starts is stopped on exit; nothing outside a temp dir is touched.
 #
 #   scripts/demo.sh          run the story and exit
 #   scripts/demo.sh --keep   leave everything running until Ctrl-C
@@ -16,8 +17,9 @@ KEEP=0
 scripts/deps.sh
 echo "==> building release"
 cmake --preset release >/dev/null
-cmake --build --preset release --target xrm-gatewayd >/dev/null
+cmake --build --preset release --target xrm-gatewayd xrmctl >/dev/null
 GATEWAYD=$ROOT/build/release/gateway/app/xrm-gatewayd
+XRMCTL=$ROOT/build/release/gateway/tools/xrmctl
 
 WORK=$(mktemp -d /tmp/xrm-demo.XXXXXX)
 PIDS=()
@@ -85,12 +87,19 @@ data_dir = "$WORK/data"
 url = "tcp://127.0.0.1:$LOCAL_PORT"
 username = "xrm-gateway"
 password_file = "$WORK/local.secret"
+device_url = "tcp://127.0.0.1:$LOCAL_PORT"
 
 [upstream]
 url = "tcp://127.0.0.1:$UP_PORT"
 reconnect_min = "200ms"
 reconnect_max = "2s"
 keepalive = "5s"
+
+[control]
+socket = "$WORK/control.sock"
+
+[health]
+profiles = "$ROOT/docs/examples/profiles.toml"
 CONF
 "$GATEWAYD" --config "$WORK/gateway.toml" --check-config
 
@@ -103,6 +112,27 @@ echo "==> starting xrm-gatewayd (log: $WORK/gateway.log)"
 "$GATEWAYD" --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
 for _ in $(seq 1 50); do grep -q "status online published" "$WORK/gateway.log" && break; sleep 0.1; done
 echo "--- central sees (retained xrm/v1/gw/gw-demo/status):"; status
+
+export XRMCTL_SOCKET=$WORK/control.sock
+echo "==> technician: xrmctl provision chiller-7 --class chiller --owner acme --technician tom --supplier coolco --qr"
+"$XRMCTL" provision chiller-7 --class chiller --owner acme --technician tom --supplier coolco --model CH-200 --qr \
+  | sed 's/^/    /' | tee "$WORK/provision.txt"
+DEV_PASS=$(awk '$1 == "password" {print $2; exit}' "$WORK/provision.txt")
+echo "==> the device connects with exactly those credentials and reports"
+mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 -r \
+  -t xrm/v1/dev/chiller-7/birth -m '{"model":"CH-200","firmware_version":"3.2.1"}'
+mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 \
+  -t xrm/v1/dev/chiller-7/tele -m '{"seq":1,"ts":'"$(date +%s%3N)"',"temp_c":4.2}'
+echo "==> a device may not speak for another: chiller-7 publishing on chiller-8's topic is dropped by the broker"
+"$XRMCTL" provision chiller-8 --class chiller --owner acme >/dev/null
+mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 \
+  -t xrm/v1/dev/chiller-8/tele -m '{"seq":1,"ts":1,"temp_c":99}' || true
+sleep 0.5
+echo "--- xrmctl devices"; "$XRMCTL" devices | sed 's/^/    /'
+echo "==> relink: the customer changes"; "$XRMCTL" link chiller-7 --owner globex | sed 's/^/    /'
+echo "--- xrmctl show chiller-7"; "$XRMCTL" show chiller-7 | sed 's/^/    /'
+echo "==> retire chiller-8: its credentials are revoked"; "$XRMCTL" retire chiller-8 | sed 's/^/    /'
+echo "--- xrmctl status"; "$XRMCTL" status | sed 's/^/    /'
 
 echo "==> upstream outage: stopping the central broker for 2 s"
 kill "$UP_PID"; wait "$UP_PID" 2>/dev/null || true
