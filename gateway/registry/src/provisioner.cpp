@@ -124,8 +124,17 @@ void Provisioner::provision(ProvisionRequest req, std::function<void(Result<Prov
                                         done = std::move(done)](Status st) mutable {
     if (!st) {
       busy_.erase(req.device);
-      if (!req.rotate) dynsec_.execute({DynsecAdmin::delete_role(req.device)}, [](Status) {});  // undo a half batch
-      if (st.code() == Status::Code::kInvalidArgument) {
+      const bool refused = st.code() == Status::Code::kInvalidArgument;
+      if (!req.rotate) {
+        // Undo what may have been made. After a refusal only our own role (a client the broker
+        // refused to create may be someone else's); after silence both, as the batch may have
+        // succeeded late. The registry does not know the device, so nothing of ours is lost.
+        std::vector<DynsecAdmin::Command> undo;
+        if (!refused) undo.push_back(DynsecAdmin::delete_client(req.device));
+        undo.push_back(DynsecAdmin::delete_role(req.device));
+        dynsec_.execute(std::move(undo), [](Status) {});
+      }
+      if (refused) {
         // The broker refused, e.g. a client of that name that the registry does not know.
         st = Status::already_exists("device " + req.device + ": the local broker refused the credentials (" +
                                     st.message() + "); if a client of that name was made by hand, remove it with "

@@ -198,6 +198,7 @@ TEST(Provisioner, BrokerRefusalLeavesRegistryUntouchedAndUndoesTheRole) {
   CHECK(f.registry->find("pump-1") == nullptr);
   CHECK_EQUAL(2u, f.sent.size());
   STRCMP_EQUAL("deleteRole", f.sent[1]["commands"][0]["command"].get<std::string>().c_str());
+  CHECK_EQUAL(1u, f.sent[1]["commands"].size());  // never the client the broker refused: it may be someone else's
 }
 
 TEST(Provisioner, BrokerSilenceTimesOutAsUnavailable) {
@@ -211,7 +212,11 @@ TEST(Provisioner, BrokerSilenceTimesOutAsUnavailable) {
   CHECK(out.has_value());
   CHECK(out->status().code() == Status::Code::kUnavailable);
   CHECK(f.registry->find("pump-1") == nullptr);
-  CHECK_EQUAL(1u, f.dynsec->pending());  // only the undo of the half-made role still waits
+  CHECK_EQUAL(1u, f.dynsec->pending());  // only the undo still waits for the broker
+  const auto& undo = f.sent.back()["commands"];
+  CHECK_EQUAL(2u, undo.size());  // the batch may have succeeded late: both client and role go
+  STRCMP_EQUAL("deleteClient", undo[0]["command"].get<std::string>().c_str());
+  STRCMP_EQUAL("deleteRole", undo[1]["command"].get<std::string>().c_str());
 }
 
 TEST(Provisioner, BrokerNotConnectedIsUnavailable) {
