@@ -55,6 +55,8 @@ class Mosquitto {
   const std::string& admin_user() const { return admin_user_; }
   const std::string& admin_password() const { return admin_password_; }
   const std::string& config_path() const { return config_path_; }
+  // The dynamic-security file (kLocal only): may be edited before start().
+  std::string dynsec_path() const { return dir_.file("dynsec.json"); }
   // Broker output (log_type all), appended across restarts.
   const std::string& log_path() const { return log_path_; }
 

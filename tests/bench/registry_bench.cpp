@@ -1,0 +1,211 @@
+// Registry and provisioning at fleet scale: with N registered devices (default 10,000), how long
+// `xrmctl devices --json` takes and how long a provision takes, each next to a baseline measured in
+// the same run: `xrmctl status --json` (the same process start and socket round trip with almost no
+// work) for the listing, and the bare dynamic-security commands sent straight to the broker by a
+// plain Paho client (the broker's own cost) for provisioning. Real Mosquitto, the real daemon and the
+// real xrmctl. Prints figures; asserts nothing.
+//
+// Setup: the registry is filled through the registry library itself (each add its own transaction,
+// as provisioning does, synchronous=NORMAL for speed of setup only), and Mosquitto's dynamic-security
+// file gets one role and one client per device in exactly the shape the gateway creates, without
+// passwords (hashing 10,000 passwords would only slow the setup; the file size differs by about 10%).
+#include <CLI/CLI.hpp>
+#include <mqtt/async_client.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "xrm/common/clock.hpp"
+#include "xrm/control/client.hpp"
+#include "xrm/outbox/outbox.hpp"
+#include "xrm/registry/dynsec.hpp"
+#include "xrm/registry/registry.hpp"
+#include "xrm/store/database.hpp"
+#include "xrm/store/gateway_state.hpp"
+#include "xrm/testing/gateway_under_test.hpp"
+#include "xrm/testing/mosquitto.hpp"
+#include "xrm/testing/poll.hpp"
+#include "xrm/testing/xrmctl.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct Stats {
+  double p50, p95, max, mean;
+};
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
+  return {at(0.5), at(0.95), v.back(), std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())};
+}
+void print(const char* what, const Stats& s) {
+  std::printf("  %-44s p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms\n", what, s.p50, s.p95, s.max);
+}
+
+std::string device_id(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "bench-%05d", i);
+  return buf;
+}
+
+void fill_registry(const std::string& data_dir, int n) {
+  auto db = xrm::store::Database::open(data_dir, xrm::store::Database::Sync::kNormal);
+  if (!db) throw std::runtime_error(db.status().to_string());
+  xrm::SystemClock clock;
+  xrm::store::GatewayState state(**db);
+  xrm::outbox::Outbox outbox(**db, state, "gw-bench", clock);
+  xrm::registry::Registry registry(**db, outbox, clock);
+  if (!registry.load()) throw std::runtime_error("load");
+  for (int i = 0; i < n; ++i) {
+    auto r = registry.add(device_id(i), "chiller", {"owner-" + std::to_string(i % 50), "plant-a",
+                                                    "tech-" + std::to_string(i % 20), "supplier-" + std::to_string(i % 7),
+                                                    "CH-200"},
+                          "bench");
+    if (!r) throw std::runtime_error(r.status().to_string());
+  }
+}
+
+void fill_dynsec(const std::string& path, int n) {
+  json d;
+  std::ifstream(path) >> d;
+  for (int i = 0; i < n; ++i) {
+    const std::string id = device_id(i);
+    json role = xrm::registry::DynsecAdmin::create_role(id).body;
+    role.erase("command");
+    d["roles"].push_back(role);
+    d["clients"].push_back({{"username", id}, {"clientid", id}, {"roles", json::array({{{"rolename", role["rolename"]}}})}});
+  }
+  std::ofstream(path) << d.dump(1, '\t');
+}
+
+// The broker's own cost of what a provision asks of it: createRole + createClient in one message,
+// sent by a plain Paho client as the dynamic-security admin, waiting for the response.
+std::vector<double> bare_dynsec(const xrm::testing::Mosquitto& broker, int samples) {
+  mqtt::async_client c(broker.url(), "bench-admin", mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+  c.start_consuming();
+  mqtt::connect_options opts;
+  opts.set_user_name(broker.admin_user());
+  opts.set_password(broker.admin_password());
+  c.connect(opts)->wait();
+  c.subscribe("$CONTROL/dynamic-security/v1/response", 1)->wait();
+  std::vector<double> out;
+  for (int i = 0; i < samples; ++i) {
+    const std::string id = "bare-" + std::to_string(i);
+    json cmds = {{"commands",
+                  {xrm::registry::DynsecAdmin::create_role(id).body,
+                   xrm::registry::DynsecAdmin::create_client(id, "x-bench-password-0123456789abcdef", "bench").body}}};
+    const auto t0 = Clock::now();
+    c.publish("$CONTROL/dynamic-security/v1", cmds.dump(), 1, false)->wait();
+    auto msg = c.try_consume_message_for(10s);
+    if (!msg) throw std::runtime_error("no dynsec response");
+    out.push_back(ms_since(t0));
+  }
+  c.disconnect()->wait();
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"xrm-bench-registry: registry listing and provisioning at fleet scale, against baselines"};
+  int devices = 10000;
+  int samples = 20;
+  cli.add_option("--devices", devices, "Registered devices")->capture_default_str()->check(CLI::Range(0, 200000));
+  cli.add_option("--samples", samples, "Samples per figure")->capture_default_str()->check(CLI::Range(3, 1000));
+  CLI11_PARSE(cli, argc, argv);
+
+  const xrm::testing::MosquittoTools tools{XRM_MOSQUITTO_PATH, XRM_MOSQUITTO_CTRL_PATH, XRM_MOSQUITTO_DYNSEC_PATH};
+  xrm::testing::Mosquitto upstream(tools, xrm::testing::Mosquitto::Flavour::kPlain, "bench-up");
+  xrm::testing::Mosquitto local(tools, xrm::testing::Mosquitto::Flavour::kLocal, "bench-local");
+  xrm::testing::GatewaySettings s;
+  s.gateway_id = "gw-bench";
+  s.local_url = local.url();
+  s.local_username = local.admin_user();
+  s.local_password = local.admin_password();
+  s.upstream_url = upstream.url();
+  s.log_level = "info";  // "local: connected" is an info line; nothing is logged per message
+  xrm::testing::GatewayUnderTest gw(XRM_GATEWAYD_PATH, s);
+
+  std::printf("xrm-bench-registry: %d registered devices, %d samples per figure\n", devices, samples);
+  auto t0 = Clock::now();
+  fill_registry(gw.data_dir(), devices);
+  const double fill_ms = ms_since(t0);
+  t0 = Clock::now();
+  fill_dynsec(local.dynsec_path(), devices);
+  const double dynsec_fill_ms = ms_since(t0);
+  std::ifstream f(local.dynsec_path(), std::ios::ate);
+  const auto dynsec_bytes = static_cast<long long>(f.tellg());
+  std::printf("setup: registry filled in %.0f ms (%.0f adds/s); dynsec file %lld bytes, written in %.0f ms\n", fill_ms,
+              devices * 1000.0 / std::max(fill_ms, 1.0), dynsec_bytes, dynsec_fill_ms);
+
+  upstream.start();
+  local.start(30s);
+  t0 = Clock::now();
+  gw.start();
+  if (!gw.wait_for_log("started: gateway", 30s) || !gw.wait_for_log("local: connected", 30s)) {
+    std::fprintf(stderr, "gateway did not start:\n%s\n", xrm::testing::tail_file(gw.log_path()).c_str());
+    return 1;
+  }
+  std::printf("daemon start with %d devices to 'connected to the local broker': %.0f ms\n", devices, ms_since(t0));
+
+  std::vector<double> list_ms, status_ms;
+  std::size_t list_bytes = 0;
+  for (int i = 0; i < samples; ++i) {
+    auto t = Clock::now();
+    auto r = xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gw.control_socket(), {"--json", "devices"});
+    list_ms.push_back(ms_since(t));
+    if (r.exit_code != 0) throw std::runtime_error("xrmctl devices: " + r.describe());
+    list_bytes = r.out.size();
+    if (i == 0 && r.json()["devices"].size() != static_cast<std::size_t>(devices)) {
+      throw std::runtime_error("xrmctl devices listed " + std::to_string(r.json()["devices"].size()));
+    }
+    t = Clock::now();
+    auto st = xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gw.control_socket(), {"--json", "status"});
+    status_ms.push_back(ms_since(t));
+    if (st.exit_code != 0) throw std::runtime_error("xrmctl status: " + st.describe());
+  }
+  std::printf("\nlisting (the real xrmctl process, wall time):\n");
+  const Stats ls = stats(list_ms);
+  const Stats ss = stats(status_ms);
+  print("xrmctl --json devices", ls);
+  print("baseline: xrmctl --json status", ss);
+  std::printf("  output %zu bytes; devices/status p50 ratio %.1f; target: devices within 1000 ms\n", list_bytes,
+              ls.p50 / ss.p50);
+
+  // Provisioning through the daemon (in-process control client: daemon + broker, no process start).
+  std::vector<double> prov_ms;
+  auto client = xrm::control::Client::connect(gw.control_socket());
+  if (!client) throw std::runtime_error(client.status().to_string());
+  for (int i = 0; i < samples; ++i) {
+    const auto t = Clock::now();
+    auto r = client->call("provision", {{"device", "new-" + std::to_string(i)}, {"class", "chiller"}}, 30s);
+    prov_ms.push_back(ms_since(t));
+    if (!r) throw std::runtime_error("provision: " + r.status().to_string());
+  }
+  auto t = Clock::now();
+  auto one = xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gw.control_socket(), {"provision", "new-xrmctl", "--class", "chiller"});
+  const double xrmctl_prov_ms = ms_since(t);
+  if (one.exit_code != 0) throw std::runtime_error("xrmctl provision: " + one.describe());
+  const auto bare = bare_dynsec(local, samples);
+  std::printf("\nprovisioning with %d devices registered:\n", devices);
+  const Stats ps = stats(prov_ms);
+  const Stats bs = stats(bare);
+  print("provision via the control socket", ps);
+  print("baseline: bare dynsec createRole+createClient", bs);
+  std::printf("  one provision through the real xrmctl: %.1f ms\n", xrmctl_prov_ms);
+  std::printf("  provision/bare p50 ratio %.2f (the gateway's own share: %.1f ms); target: within 200 ms\n",
+              ps.p50 / bs.p50, ps.p50 - bs.p50);
+  gw.terminate();
+  return 0;
+}
