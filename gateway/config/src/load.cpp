@@ -8,6 +8,7 @@
 #include "xrm/common/units.hpp"
 #include "xrm/config/config.hpp"
 #include "xrm/config/options.hpp"
+#include "xrm/config/toml_kind.hpp"
 
 namespace xrm::config {
 namespace {
@@ -106,18 +107,6 @@ bool value_text(const OptionSpec& spec, const toml::node& node, std::string& out
   return false;
 }
 
-std::string_view node_kind(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
-  }
-}
-
 void cross_checks(const Config& c, const std::string& file, std::vector<ConfigError>& errors) {
   auto add = [&](const std::string& key, std::string msg) {
     auto it = c.lines.find(key);
@@ -154,7 +143,7 @@ Config load_table(const toml::table& root, const std::string& file, std::vector<
       continue;
     }
     if (table == nullptr) {
-      errors.push_back({file, section_line, section, "expected a table, found " + std::string(node_kind(section_node))});
+      errors.push_back({file, section_line, section, "expected a table, found " + std::string(toml_node_kind(section_node))});
       continue;
     }
     for (auto&& [key, node] : *table) {
@@ -170,7 +159,7 @@ Config load_table(const toml::table& root, const std::string& file, std::vector<
       if (!value_text(*spec, node, text)) {
         errors.push_back({file, line, name,
                           "expected a string (" + std::string(type_name(spec->type)) + "), found " +
-                              std::string(node_kind(node))});
+                              std::string(toml_node_kind(node))});
         continue;
       }
       Status st = check_value(*spec, text);

@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include "xrm/common/units.hpp"
+#include "xrm/config/toml_kind.hpp"
 
 namespace xrm::health {
 
@@ -52,18 +53,6 @@ std::string format_number(double value) {
   return std::string(buf, end);
 }
 
-std::string node_kind(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
-  }
-}
-
 int line_of(const toml::source_region& region) { return static_cast<int>(region.begin.line); }
 
 // Reads one profiles document into Profiles, reporting each problem into errors.
@@ -81,7 +70,7 @@ class Loader {
       }
       const auto* array = node.as_array();
       if (array == nullptr || !array->is_array_of_tables()) {
-        add(line, name, "expected [[profile]] tables, found " + node_kind(node));
+        add(line, name, "expected [[profile]] tables, found " + std::string(config::toml_node_kind(node)));
         continue;
       }
       for (std::size_t i = 0; i < array->size(); ++i) out.profiles.push_back(load_profile(*(*array)[i].as_table(), i));
@@ -99,7 +88,7 @@ class Loader {
   void each_entry(const toml::node& node, int line, const std::string& name, Read read) {
     const auto* table = node.as_table();
     if (table == nullptr) {
-      add(line, name, "expected a table, found " + node_kind(node));
+      add(line, name, "expected a table, found " + std::string(config::toml_node_kind(node)));
       return;
     }
     for (auto&& [key, value] : *table) {
@@ -122,7 +111,7 @@ class Loader {
     const int line = line_of(it->first.source());
     const auto* text = it->second.as_string();
     if (text == nullptr) {
-      add(line, by_position + "." + std::string(key), "expected a string (id), found " + node_kind(it->second));
+      add(line, by_position + "." + std::string(key), "expected a string (id), found " + std::string(config::toml_node_kind(it->second)));
       return by_position;
     }
     if (const std::string why = id_error(text->get()); !why.empty()) {
@@ -143,7 +132,7 @@ class Loader {
   void read_duration(const toml::node& node, int line, const std::string& name, bool allow_zero, milliseconds& out) {
     const auto* text = node.as_string();
     if (text == nullptr) {
-      add(line, name, "expected a string (duration), found " + node_kind(node));
+      add(line, name, "expected a string (duration), found " + std::string(config::toml_node_kind(node)));
       return;
     }
     auto d = parse_duration(text->get());
@@ -159,7 +148,7 @@ class Loader {
   // Every number in a profile (bands, weights, hysteresis, penalty) is 0 to 100.
   void read_number(const toml::node& node, int line, const std::string& name, double& out) {
     if (!node.is_number()) {
-      add(line, name, "expected a number, found " + node_kind(node));
+      add(line, name, "expected a number, found " + std::string(config::toml_node_kind(node)));
       return;
     }
     const double value = *node.value<double>();
@@ -174,7 +163,7 @@ class Loader {
     const auto* text = node.as_string();
     const int index = text == nullptr ? -1 : index_of(kEscalations, text->get());
     if (text == nullptr) {
-      add(line, name, "expected a string (none, alert or service_request), found " + node_kind(node));
+      add(line, name, "expected a string (none, alert or service_request), found " + std::string(config::toml_node_kind(node)));
     } else if (index < 0) {
       add(line, name, in_quotes(text->get()) + " is not one of none|alert|service_request");
     } else {
@@ -266,7 +255,7 @@ class Loader {
                   Profile& p) {
     const auto* array = node.as_array();
     if (array == nullptr || !array->is_array_of_tables()) {
-      add(line, name, "expected [[profile.rule]] tables, found " + node_kind(node));
+      add(line, name, "expected [[profile.rule]] tables, found " + std::string(config::toml_node_kind(node)));
       return;
     }
     std::map<std::string, int, std::less<>> names;
@@ -299,7 +288,7 @@ class Loader {
   void read_when(const toml::node& node, int line, const std::string& name, Rule& r) {
     const auto* text = node.as_string();
     if (text == nullptr) {
-      add(line, name, "expected a string (FUNC(METRIC, WINDOW) OP NUMBER), found " + node_kind(node));
+      add(line, name, "expected a string (FUNC(METRIC, WINDOW) OP NUMBER), found " + std::string(config::toml_node_kind(node)));
       return;
     }
     r.when = text->get();
