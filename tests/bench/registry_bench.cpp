@@ -53,6 +53,16 @@ void print(const char* what, const Stats& s) {
   std::printf("  %-44s p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms\n", what, s.p50, s.p95, s.max);
 }
 
+// Resident set size of a process, from /proc (kB); 0 if unreadable.
+long rss_kb(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
 std::string device_id(int i) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "bench-%05d", i);
@@ -157,7 +167,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gateway did not start:\n%s\n", xrm::testing::tail_file(gw.log_path()).c_str());
     return 1;
   }
-  std::printf("daemon start with %d devices to 'connected to the local broker': %.0f ms\n", devices, ms_since(t0));
+  std::printf("daemon start with %d devices to 'connected to the local broker': %.0f ms; RSS %ld kB\n", devices,
+              ms_since(t0), rss_kb(gw.pid()));
 
   std::vector<double> list_ms, status_ms;
   std::size_t list_bytes = 0;
@@ -204,6 +215,7 @@ int main(int argc, char** argv) {
   print("provision via the control socket", ps);
   print("baseline: bare dynsec createRole+createClient", bs);
   std::printf("  one provision through the real xrmctl: %.1f ms\n", xrmctl_prov_ms);
+  std::printf("  daemon RSS after listing and provisioning: %ld kB\n", rss_kb(gw.pid()));
   std::printf("  provision/bare p50 ratio %.2f (the gateway's own share: %.1f ms); target: within 200 ms\n",
               ps.p50 / bs.p50, ps.p50 - bs.p50);
   gw.terminate();

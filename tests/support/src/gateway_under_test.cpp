@@ -33,6 +33,8 @@ void GatewayUnderTest::rewrite_config(GatewaySettings settings) {
   write_config();
 }
 
+int GatewayUnderTest::pid() const { return process_ ? process_->pid() : -1; }
+
 void GatewayUnderTest::signal(int sig) {
   if (process_) process_->kill(sig);
 }

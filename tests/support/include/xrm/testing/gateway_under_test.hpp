@@ -54,6 +54,8 @@ class GatewayUnderTest {
   // SIGKILL, then reaps it.
   void kill9();
   bool is_running();
+  // The running daemon's pid; -1 when none was started.
+  int pid() const;
   // Sends a signal (SIGHUP to reload) without waiting.
   void signal(int sig);
   // Replaces the settings and rewrites gateway.toml (a running daemon sees it on SIGHUP).
