@@ -130,4 +130,9 @@ std::string id_error(std::string_view id) {
 
 bool is_valid_id(std::string_view id) { return id_error(id).empty(); }
 
+std::string device_id_error(std::string_view id) {
+  const std::string why = id_error(id);
+  return why.empty() ? why : "device id \"" + std::string(id) + "\": " + why;
+}
+
 }  // namespace xrm

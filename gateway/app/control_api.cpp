@@ -63,9 +63,7 @@ json device_summary(const registry::Device& d) {
 }
 
 Status check_device_id(std::string_view verb, const std::string& id) {
-  if (std::string why = id_error(id); !why.empty()) {
-    return Status::invalid_argument(std::string(verb) + ": device id \"" + id + "\": " + why);
-  }
+  if (std::string why = device_id_error(id); !why.empty()) return Status::invalid_argument(std::string(verb) + ": " + why);
   return Status::ok();
 }
 

@@ -31,6 +31,7 @@
 #include "xrm/testing/gateway_under_test.hpp"
 #include "xrm/testing/mosquitto.hpp"
 #include "xrm/testing/poll.hpp"
+#include "xrm/testing/real_parts.hpp"
 #include "xrm/testing/xrmctl.hpp"
 
 namespace {
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
   cli.add_option("--samples", samples, "Samples per figure")->capture_default_str()->check(CLI::Range(3, 1000));
   CLI11_PARSE(cli, argc, argv);
 
-  const xrm::testing::MosquittoTools tools{XRM_MOSQUITTO_PATH, XRM_MOSQUITTO_CTRL_PATH, XRM_MOSQUITTO_DYNSEC_PATH};
+  const xrm::testing::MosquittoTools tools = xrm::testing::mosquitto_tools();
   xrm::testing::Mosquitto upstream(tools, xrm::testing::Mosquitto::Flavour::kPlain, "bench-up");
   xrm::testing::Mosquitto local(tools, xrm::testing::Mosquitto::Flavour::kLocal, "bench-local");
   xrm::testing::GatewaySettings s;

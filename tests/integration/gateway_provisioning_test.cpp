@@ -12,6 +12,7 @@
 #include "xrm/testing/device_client.hpp"
 #include "xrm/testing/gateway_under_test.hpp"
 #include "xrm/testing/mosquitto.hpp"
+#include "xrm/testing/real_parts.hpp"
 #include "xrm/testing/poll.hpp"
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
@@ -30,9 +31,6 @@ using xrm::testing::poll_until;
 
 constexpr auto kWait = 5s;
 
-xrm::testing::MosquittoTools tools() {
-  return {XRM_MOSQUITTO_PATH, XRM_MOSQUITTO_CTRL_PATH, XRM_MOSQUITTO_DYNSEC_PATH};
-}
 
 }  // namespace
 
@@ -43,8 +41,8 @@ TEST_GROUP(Provisioning) {
 
   void setup() override {
     guarded([&] {
-      upstream = std::make_unique<Mosquitto>(tools(), Mosquitto::Flavour::kPlain, "upstream");
-      local = std::make_unique<Mosquitto>(tools(), Mosquitto::Flavour::kLocal, "local");
+      upstream = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kPlain, "upstream");
+      local = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kLocal, "local");
       upstream->start();
       local->start();
       GatewaySettings s;

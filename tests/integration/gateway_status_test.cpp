@@ -12,6 +12,7 @@
 #include "xrm/testing/cpputest_guard.hpp"
 #include "xrm/testing/gateway_under_test.hpp"
 #include "xrm/testing/mosquitto.hpp"
+#include "xrm/testing/real_parts.hpp"
 #include "xrm/testing/status.hpp"
 #include "xrm/testing/subscriber.hpp"
 #include "xrm/testing/temp_dir.hpp"
@@ -35,9 +36,6 @@ constexpr const char* kGatewayId = "gw-it-01";
 // Spelled out from the contract, not built with the daemon's own topic helpers.
 const std::string kStatusTopic = std::string("xrm/v1/gw/") + kGatewayId + "/status";
 
-xrm::testing::MosquittoTools tools() {
-  return {XRM_MOSQUITTO_PATH, XRM_MOSQUITTO_CTRL_PATH, XRM_MOSQUITTO_DYNSEC_PATH};
-}
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -64,8 +62,8 @@ TEST_GROUP(GatewayStatus) {
   void setup() override {
     test_start_ms = unix_ms_now();
     guarded([&] {
-      upstream = std::make_unique<Mosquitto>(tools(), Mosquitto::Flavour::kPlain, "upstream");
-      local = std::make_unique<Mosquitto>(tools(), Mosquitto::Flavour::kLocal, "local");
+      upstream = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kPlain, "upstream");
+      local = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kLocal, "local");
       upstream->start();
       local->start();
     });

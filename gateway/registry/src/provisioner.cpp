@@ -71,9 +71,7 @@ Credentials Provisioner::credentials_for(const std::string& device, std::string 
 }
 
 Status Provisioner::begin(const std::string& device) {
-  if (std::string why = id_error(device); !why.empty()) {
-    return Status::invalid_argument("device id \"" + device + "\": " + why);
-  }
+  if (std::string why = device_id_error(device); !why.empty()) return Status::invalid_argument(why);
   if (busy_.count(device) != 0) {
     return Status::unavailable("device " + device + ": another provision, rotate or retire of it is in progress");
   }

@@ -243,13 +243,16 @@ Status Registry::set_lifecycle(std::string_view id, Lifecycle to, const std::str
 void Registry::note_unknown(std::string_view id, std::string_view topic) {
   ++counters_.unknown_messages;
   const auto now = clock_.unix_ms();
-  auto [it, fresh] = unknown_last_record_ms_.try_emplace(std::string(id), now);
-  if (!fresh) {
+  auto it = unknown_last_record_ms_.find(std::string(id));
+  if (it != unknown_last_record_ms_.end()) {
     if (now - it->second < kUnknownRecordIntervalMs) return;
     it->second = now;
+  } else {
+    // Bounded: a flood of made-up ids cannot grow this map without limit (forgetting means at
+    // worst one more record per id).
+    if (unknown_last_record_ms_.size() >= kUnknownIdsRemembered) unknown_last_record_ms_.clear();
+    unknown_last_record_ms_.emplace(std::string(id), now);
   }
-  // Bounded: a flood of made-up ids cannot grow this map without limit.
-  if (unknown_last_record_ms_.size() > 10000) unknown_last_record_ms_.clear();
   xrm::v1::InteractionRecord rec;
   rec.set_kind(xrm::v1::RECORD_KIND_LIFECYCLE);
   rec.set_device_id(std::string(id));

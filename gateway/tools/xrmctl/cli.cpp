@@ -24,11 +24,6 @@ int exit_code(Status::Code code) {
   }
 }
 
-std::string device_id_error(std::string_view id) {
-  const std::string why = id_error(id);
-  return why.empty() ? why : "device id \"" + std::string{id} + "\": " + why;
-}
-
 namespace {
 
 constexpr std::array<const char*, kStakeholderFields.size()> kLinkHelp = {

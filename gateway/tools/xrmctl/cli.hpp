@@ -9,14 +9,10 @@
 #include <string_view>
 
 #include "xrm/common/clock.hpp"
+#include "xrm/common/exit_codes.hpp"
 #include "xrm/common/status.hpp"
 
 namespace xrm::xrmctl {
-
-// Exit codes of every program (docs/contract.md).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
 
 inline constexpr const char* kDefaultSocket = "/run/xrm-gateway/control.sock";
 
@@ -35,10 +31,6 @@ using Transport = std::function<Result<nlohmann::json>(const Request&)>;
 // The exit code for a failed request: 2 when the request itself was refused (invalid_argument,
 // not_found, already_exists: fixing the command line helps), 1 for everything else; 0 for ok.
 int exit_code(Status::Code code);
-
-// Why id cannot be a device id, as the one-line message xrmctl prints after "xrmctl: "
-// (`device id "a b": has character 0x20 ...`); empty when the id is valid.
-std::string device_id_error(std::string_view id);
 
 // Parses argv, refuses bad ids and durations before connecting, sends at most one request,
 // prints the result (human text, or JSON with --json) on out and any error as one line on err.

@@ -15,6 +15,6 @@ int main(int argc, char** argv) {
     return xrm::xrmctl::run(argc, argv, send, xrm::SystemClock{}, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "xrmctl: internal error: " << e.what() << "\n";
-    return xrm::xrmctl::kExitFailure;
+    return xrm::kExitFailure;
   }
 }

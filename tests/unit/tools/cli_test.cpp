@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "xrm/common/units.hpp"
 #include "xrmctl/cli.hpp"
 
 using nlohmann::json;
 using namespace std::chrono_literals;
 using namespace xrm::xrmctl;
 using xrm::Status;
+using xrm::device_id_error;
 
 TEST_GROUP(ExitCode){};
 

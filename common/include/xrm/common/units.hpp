@@ -24,5 +24,8 @@ std::string format_size(std::uint64_t bytes);
 bool is_valid_id(std::string_view id);
 // Why an id is refused, naming the first offending character; empty when valid.
 std::string id_error(std::string_view id);
+// The same as one message naming the id, `device id "a b": <why>`, for every program that refuses
+// a device id; empty when valid.
+std::string device_id_error(std::string_view id);
 
 }  // namespace xrm

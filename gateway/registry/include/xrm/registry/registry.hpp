@@ -45,6 +45,8 @@ class Registry {
  public:
   // At most one "unknown device seen" record per device id per this interval.
   static constexpr std::int64_t kUnknownRecordIntervalMs = 3600 * 1000;
+  // How many unregistered ids that limit is remembered for.
+  static constexpr std::size_t kUnknownIdsRemembered = 10000;
 
   // db, outbox and clock must outlive the Registry.
   Registry(store::Database& db, outbox::Outbox& outbox, const Clock& clock);
