@@ -13,7 +13,7 @@ HOST_PACKAGES=(
   libboost-dev libsqlite3-dev sqlite3
   libprotobuf-dev protobuf-compiler
   libcpputest-dev
-  libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev libqrencode-dev
+  libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev rapidjson-dev libqrencode-dev
   mosquitto mosquitto-clients
 )
 # Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
