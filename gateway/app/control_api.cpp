@@ -62,6 +62,29 @@ json device_summary(const registry::Device& d) {
           {"stakeholders", stakeholders_json(d.links)}};
 }
 
+json sequence_json(const ingest::SequenceCounters& c) {
+  // The share of messages never received: missed / (received - duplicates + missed).
+  const double expected = static_cast<double>(c.received - c.duplicates + c.missed);
+  return {{"received", c.received},
+          {"missed", c.missed},
+          {"duplicates", c.duplicates},
+          {"late", c.late},
+          {"resets", c.resets},
+          {"missed_share", expected > 0 ? json(static_cast<double>(c.missed) / expected) : json(nullptr)}};
+}
+
+// A service event as JSON, with the field names of its JSON form.
+json event_json(const xrm::v1::ServiceEvent& e) {
+  json out = {{"seq", e.seq()}, {"ts", e.ts()}, {"type", e.type()}};
+  if (e.has_code()) out["code"] = e.code();
+  if (e.has_score()) out["score"] = e.score();
+  if (!e.technician().empty()) out["technician"] = e.technician();
+  if (!e.request_id().empty()) out["request_id"] = e.request_id();
+  if (!e.note().empty()) out["note"] = e.note();
+  for (const auto& [k, v] : e.attributes()) out[k] = v;
+  return out;
+}
+
 Status check_device_id(std::string_view verb, const std::string& id) {
   if (std::string why = device_id_error(id); !why.empty()) return Status::invalid_argument(std::string(verb) + ": " + why);
   return Status::ok();
@@ -77,7 +100,9 @@ void ControlApi::handle(control::Request request, control::Reply reply) {
   if (verb == "show") return reply(show(request.args));
   if (verb == "link") return reply(link(request));
   if (verb == "status") return reply(status(request.args));
-  reply(Status::invalid_argument("unknown verb \"" + verb + "\" (known: provision, devices, show, link, retire, status)"));
+  if (verb == "dead-letters") return reply(dead_letters(request.args));
+  reply(Status::invalid_argument("unknown verb \"" + verb +
+                                 "\" (known: provision, devices, show, link, retire, status, dead-letters)"));
 }
 
 void ControlApi::provision(const control::Request& request, control::Reply reply) {
@@ -171,9 +196,27 @@ Result<json> ControlApi::show(const json& args) {
                   {"first_data_ms", opt(d->first_data_ms)},
                   {"last_seen_ms", opt(d->last_seen_ms)},
                   {"retired_ms", opt(d->retired_ms)},
-                  {"counters", {{"messages", d->messages}}},
-                  {"history", std::move(h)},
-                  {"recent_events", json::array()}});
+                  {"history", std::move(h)}});
+  const ingest::DeviceIngest* in = ctx_.traffic.device(*id);
+  json counters = {{"messages", d->messages}};
+  json readings = json::object();
+  json events = json::array();
+  if (in != nullptr) {
+    counters["telemetry"] = sequence_json(in->telemetry.counters());
+    counters["events"] = sequence_json(in->events.counters());
+    counters["dead_letters"] = in->dead_letters;
+    counters["ignored_fields"] = in->ignored_fields;
+    for (const auto& [name, value] : in->readings) readings[name] = value;
+    for (const auto& [at, e] : in->recent_events) {
+      json ev = event_json(e);
+      ev["received_ms"] = at;
+      events.push_back(std::move(ev));
+    }
+  }
+  out["counters"] = std::move(counters);
+  out["readings"] = std::move(readings);
+  out["readings_ms"] = in != nullptr && in->readings_ms != 0 ? json(in->readings_ms) : json(nullptr);
+  out["recent_events"] = std::move(events);
   return out;
 }
 
@@ -211,6 +254,7 @@ Result<json> ControlApi::status(const json& args) {
   const auto now_ms = ctx_.clock.unix_ms();
   const auto& traffic = ctx_.traffic.stats();
   const auto& rc = ctx_.registry.counters();
+  const auto& dl = ctx_.dead_letters.counts();
   json by_lifecycle = json::object();
   for (const auto& [name, n] : ctx_.registry.count_by_lifecycle()) by_lifecycle[name] = n;
   auto conn = [](bool connected, int version, const std::string& url) {
@@ -230,18 +274,59 @@ Result<json> ControlApi::status(const json& args) {
        {{"messages", traffic.messages},
         {"bytes", traffic.bytes},
         {"accepted", traffic.accepted},
+        {"telemetry", traffic.telemetry},
+        {"events", traffic.events},
+        {"duplicate_events", traffic.duplicate_events},
         {"unknown_device", rc.unknown_messages},
         {"retired_device", rc.retired_messages},
         {"bad_topic", traffic.bad_topic},
-        {"bad_payload", traffic.bad_payload},
-        {"rate_per_s", ctx_.traffic.rate_per_s()}}},
+        {"ignored_fields", traffic.ignored_fields},
+        {"dropped", ctx_.local.dropped()},
+        {"queue_high_water", ctx_.local.queue_high_water()},
+        {"record_errors", traffic.record_errors},
+        {"rate_per_s", ctx_.traffic.rate_per_s()},
+        {"dead_letters",
+         {{"since_start", dl.since_start}, {"stored", dl.stored}, {"deleted", dl.deleted}, {"not_stored", dl.not_stored}}},
+        {"telemetry_sequence", sequence_json(ctx_.traffic.telemetry_sequence())},
+        {"event_sequence", sequence_json(ctx_.traffic.event_sequence())}}},
       {"outbox",
        {{"depth", ob->records},
         {"critical", ob->critical},
         {"bytes", ob->bytes},
         {"last_seq", ob->last_seq},
         {"oldest_age_ms", ob->oldest_created_ms ? json(now_ms - *ob->oldest_created_ms) : json(nullptr)}}}};
-  // drops, dead_letters and condensation join when the stages that count them exist.
+  // condensation joins when the stage that counts it exists.
+}
+
+Result<json> ControlApi::dead_letters(const json& args) {
+  if (Status st = check_args("dead-letters", args, {"limit"}); !st) return st;
+  std::size_t limit = 20;
+  if (auto it = args.find("limit"); it != args.end()) {
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() < 1 || it->get<std::uint64_t>() > 10000) {
+      return Status::invalid_argument("dead-letters: argument \"limit\" must be an integer from 1 to 10000");
+    }
+    limit = it->get<std::size_t>();
+  }
+  auto rows = ctx_.dead_letters.recent(limit);
+  if (!rows) return rows.status();
+  json list = json::array();
+  for (const auto& d : *rows) {
+    // The first bytes as hex: payloads are often binary, and JSON text must be valid UTF-8.
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(d.head.size() * 2);
+    for (unsigned char c : d.head) {
+      hex += kHex[c >> 4];
+      hex += kHex[c & 15];
+    }
+    list.push_back({{"id", d.id}, {"at_ms", d.at_ms}, {"topic", d.topic}, {"reason", d.reason}, {"size", d.size},
+                    {"head_hex", std::move(hex)}});
+  }
+  const auto& c = ctx_.dead_letters.counts();
+  return json{{"dead_letters", std::move(list)},
+              {"stored", c.stored},
+              {"deleted", c.deleted},
+              {"since_start", c.since_start}};
 }
 
 }  // namespace xrm::app

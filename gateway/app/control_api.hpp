@@ -7,6 +7,7 @@
 
 #include "xrm/common/clock.hpp"
 #include "xrm/control/server.hpp"
+#include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
 #include "xrm/outbox/outbox.hpp"
@@ -27,6 +28,7 @@ struct ControlContext {
   registry::Provisioner& provisioner;
   outbox::Outbox& outbox;
   const ingest::DeviceTraffic& traffic;
+  ingest::DeadLetters& dead_letters;
   const ingest::LocalLink& local;
   const uplink::Uplink& uplink;
 };
@@ -43,6 +45,7 @@ class ControlApi {
   Result<nlohmann::json> show(const nlohmann::json& args);
   Result<nlohmann::json> link(const control::Request& request);
   Result<nlohmann::json> status(const nlohmann::json& args);
+  Result<nlohmann::json> dead_letters(const nlohmann::json& args);
   void provision(const control::Request& request, control::Reply reply);
   void retire(const control::Request& request, control::Reply reply);
 

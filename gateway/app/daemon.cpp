@@ -17,6 +17,7 @@
 #include "xrm/config/options.hpp"
 #include "xrm/control/server.hpp"
 #include "xrm/health/profiles.hpp"
+#include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
 #include "xrm/outbox/outbox.hpp"
@@ -43,6 +44,13 @@ constexpr auto kShutdownDeadline = 6s;   // then the process exits regardless
 // How often last-seen times and message counts reach the database. A crash loses at most this
 // much of them (never a lifecycle change: those are written at once).
 constexpr auto kFlushInterval = 10s;
+constexpr auto kDeadLetterFlushInterval = 1s;
+
+ingest::DecodeLimits decode_limits(const config::Config& c) {
+  ingest::DecodeLimits limits;
+  limits.max_payload = c.ingest.max_payload;
+  return limits;
+}
 
 // Loads and validates; prints every problem as FILE:LINE:KEY: message.
 bool load_config(const std::string& path, config::Config& out) {
@@ -77,7 +85,7 @@ class Daemon {
  public:
   Daemon(config::Config config, health::Profiles profiles, std::string config_path)
       : config_(std::move(config)), profiles_(std::move(profiles)), config_path_(std::move(config_path)),
-        signals_(io_), watchdog_(io_), deadline_(io_), flush_timer_(io_) {}
+        signals_(io_), watchdog_(io_), deadline_(io_), flush_timer_(io_), dead_letter_timer_(io_) {}
 
   int run() {
     auto db = store::Database::open(config_.gateway.data_dir);
@@ -94,7 +102,13 @@ class Daemon {
       return kExitFailure;
     }
     uplink_ = std::make_unique<uplink::Uplink>(io_, config_, *state_, clock_, XRM_VERSION);
-    local_ = std::make_unique<ingest::LocalLink>(io_, config_);
+    auto journal = ingest::InboundJournal::open(config_.gateway.data_dir, clock_);
+    if (!journal) {
+      XRM_ERROR << "inbound journal: " << journal.status().message();
+      return kExitFailure;
+    }
+    journal_ = std::move(*journal);
+    local_ = std::make_unique<ingest::LocalLink>(io_, config_, journal_);
     dynsec_ = std::make_unique<registry::DynsecAdmin>(
         io_, [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
           local_->publish(topic, std::move(payload), std::move(done));
@@ -102,18 +116,32 @@ class Daemon {
     provisioner_ = std::make_unique<registry::Provisioner>(*registry_, *dynsec_, config_.gateway.id,
                                                            config_.local.device_url);
     provisioner_->set_classes(profiles_.class_names());
-    traffic_ = std::make_unique<ingest::DeviceTraffic>(*registry_, clock_);
-    local_->on_message([this](const mqtt_link::Connection::Message& msg) {
+    dead_letters_ = std::make_unique<ingest::DeadLetters>(*db_, clock_, config_.ingest.dead_letters);
+    if (Status st = dead_letters_->load(); !st) {
+      XRM_ERROR << db_->path() << ": cannot read the dead-letter table: " << st.message();
+      return kExitFailure;
+    }
+    traffic_ = std::make_unique<ingest::DeviceTraffic>(*db_, *registry_, *outbox_, *dead_letters_, clock_,
+                                                       decode_limits(config_));
+    local_->on_message([this](const mqtt_link::Connection::Message& msg, std::uint64_t journal_id) {
       const std::string& topic = msg->get_topic();
       if (topic == registry::DynsecAdmin::kResponseTopic) {
         dynsec_->handle_response(msg->get_payload());
       } else {
-        traffic_->handle(topic, msg->get_payload());
+        traffic_->handle(topic, msg->get_payload(), journal_id);
       }
     });
+    // Messages journaled and acknowledged before a crash, not handled yet: first, in order.
+    if (auto left = ingest::InboundJournal::pending(*db_); !left) {
+      XRM_ERROR << db_->path() << ": cannot read the inbound journal: " << left.status().message();
+      return kExitFailure;
+    } else if (!left->empty()) {
+      XRM_NOTICE << "inbound journal: handling " << left->size() << " message(s) acknowledged before the last stop";
+      for (const auto& e : *left) traffic_->handle(e.topic, e.payload, e.id);
+    }
     control_api_ = std::make_unique<ControlApi>(ControlContext{config_.gateway.id, XRM_VERSION, config_.gateway.site,
                                                                clock_, clock_.steady_now(), *registry_, *provisioner_,
-                                                               *outbox_, *traffic_, *local_, *uplink_});
+                                                               *outbox_, *traffic_, *dead_letters_, *local_, *uplink_});
     auto server = control::Server::open(io_, config_.control.socket, [this](control::Request req, control::Reply reply) {
       control_api_->handle(std::move(req), std::move(reply));
     });
@@ -129,6 +157,7 @@ class Daemon {
     wait_signal();
     start_watchdog();
     schedule_flush();
+    schedule_dead_letter_flush();
 
     local_->start();
     uplink_->start();
@@ -141,6 +170,9 @@ class Daemon {
     control_.reset();
     if (Status st = registry_->flush_seen(); !st) {
       XRM_ERROR << "registry: " << st.message();
+    }
+    if (Status st = dead_letters_->flush(); !st) {
+      XRM_ERROR << "dead letters: " << st.message();
     }
     XRM_NOTICE << "xrm-gatewayd stopped";
     return kExitOk;
@@ -177,6 +209,7 @@ class Daemon {
         signals_.cancel();
         watchdog_.cancel();
         flush_timer_.cancel();
+        dead_letter_timer_.cancel();
         deadline_.cancel();
         io_.stop();
       });
@@ -210,6 +243,8 @@ class Daemon {
     log::set_level(fresh.log.level);
     uplink_->reload(fresh);
     local_->reload(fresh);
+    traffic_->set_limits(decode_limits(fresh));
+    dead_letters_->set_max_rows(fresh.ingest.dead_letters);
     // Keep restart-only values as they run, so the next reload compares against what is in force.
     for (const auto& spec : config::option_table()) {
       if (spec.reloadable) {
@@ -229,9 +264,21 @@ class Daemon {
     flush_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       if (Status st = registry_->flush_seen(); !st) {
-      XRM_ERROR << "registry: " << st.message();
-    }
+        XRM_ERROR << "registry: " << st.message();
+      }
       schedule_flush();
+    });
+  }
+
+  // Dead letters are buffered on the message path and written here, at most once a second.
+  void schedule_dead_letter_flush() {
+    dead_letter_timer_.expires_after(kDeadLetterFlushInterval);
+    dead_letter_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (Status st = dead_letters_->flush(); !st) {
+        XRM_ERROR << "dead letters: " << st.message();
+      }
+      schedule_dead_letter_flush();
     });
   }
 
@@ -261,15 +308,18 @@ class Daemon {
   asio::steady_timer watchdog_;
   asio::steady_timer deadline_;
   asio::steady_timer flush_timer_;
+  asio::steady_timer dead_letter_timer_;
   std::chrono::microseconds watchdog_interval_{};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::GatewayState> state_;
   std::unique_ptr<outbox::Outbox> outbox_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<uplink::Uplink> uplink_;
+  std::shared_ptr<ingest::InboundJournal> journal_;  // shared with Paho's thread (see inbound_journal.hpp)
   std::unique_ptr<ingest::LocalLink> local_;
   std::unique_ptr<registry::DynsecAdmin> dynsec_;
   std::unique_ptr<registry::Provisioner> provisioner_;
+  std::unique_ptr<ingest::DeadLetters> dead_letters_;
   std::unique_ptr<ingest::DeviceTraffic> traffic_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<control::Server> control_;

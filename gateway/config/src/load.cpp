@@ -78,6 +78,14 @@ Status check_value(const OptionSpec& spec, std::string_view text) {
       if (*s == 0) return Status::invalid_argument("size must be greater than zero");
       return Status::ok();
     }
+    case OptionType::kCount: {
+      if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+        return Status::invalid_argument("\"" + std::string(text) + "\" is not a count from 1 to 100000000");
+      }
+      const auto n = std::stoull(std::string(text));
+      if (n < 1 || n > 100000000) return Status::invalid_argument("count must be from 1 to 100000000");
+      return Status::ok();
+    }
     case OptionType::kEnum:
     case OptionType::kLogLevel: {
       std::string_view choices = spec.choices;
@@ -98,7 +106,7 @@ bool value_text(const OptionSpec& spec, const toml::node& node, std::string& out
     out = s->get();
     return true;
   }
-  if (spec.type == OptionType::kSize) {
+  if (spec.type == OptionType::kSize || spec.type == OptionType::kCount) {
     if (const auto* i = node.as_integer(); i != nullptr && i->get() >= 0) {
       out = std::to_string(i->get());
       return true;
@@ -158,7 +166,8 @@ Config load_table(const toml::table& root, const std::string& file, std::vector<
       std::string text;
       if (!value_text(*spec, node, text)) {
         errors.push_back({file, line, name,
-                          "expected a string (" + std::string(type_name(spec->type)) + "), found " +
+                          std::string(spec->type == OptionType::kCount ? "expected an integer (" : "expected a string (") +
+                              std::string(type_name(spec->type)) + "), found " +
                               std::string(toml_node_kind(node))});
         continue;
       }

@@ -22,6 +22,11 @@ Status assign_size(std::uint64_t& out, std::string_view text) {
   return Status::ok();
 }
 
+Status assign_count(std::uint64_t& out, std::string_view text) {
+  out = std::stoull(std::string(text));  // checked by the loader: digits, in range
+  return Status::ok();
+}
+
 Status assign_level(log::Level& out, std::string_view text) {
   if (!log::parse_level(text, out)) return Status::invalid_argument("unknown log level");
   return Status::ok();
@@ -33,6 +38,7 @@ Status assign_level(log::Level& out, std::string_view text) {
 #define XRM_DUR(field) [](Config& c, std::string_view t) { return assign_duration(c.field, t); }
 #define XRM_SIZE(field) [](Config& c, std::string_view t) { return assign_size(c.field, t); }
 #define XRM_LEVEL(field) [](Config& c, std::string_view t) { return assign_level(c.field, t); }
+#define XRM_COUNT(field) [](Config& c, std::string_view t) { return assign_count(c.field, t); }
 
 // The MQTT connection keys shared by [local] and [upstream].
 #define XRM_BROKER_OPTIONS(sec, side, url_default, url_required, user_default, pass_default, who)                                \
@@ -89,6 +95,19 @@ std::span<const OptionSpec> option_table() {
       {"control", "socket", OptionType::kPath, "/run/xrm-gateway/control.sock", false, false, "",
        "Unix socket xrmctl talks to (mode 0660).", XRM_STR(control.socket)},
 
+      {"ingest", "max_payload", OptionType::kSize, "16KiB", false, true, "",
+       "Largest device payload the gateway decodes; a larger one goes to the dead-letter table.",
+       XRM_SIZE(ingest.max_payload)},
+      {"ingest", "queue_messages", OptionType::kCount, "20000", false, false, "",
+       "Device messages that may wait between the MQTT client's thread and the pipeline. When it is "
+       "full, telemetry is dropped and counted (xrmctl status: ingest.dropped); events, birth, state "
+       "and command results wait instead (their PUBACK is held back, so the broker keeps them).",
+       XRM_COUNT(ingest.queue_messages)},
+      {"ingest", "dead_letters", OptionType::kCount, "1000", false, true, "",
+       "Malformed device messages kept in the dead-letter table (xrmctl dead-letters); beyond this "
+       "the oldest are deleted and counted.",
+       XRM_COUNT(ingest.dead_letters)},
+
       {"condense", "window", OptionType::kDuration, "60s", false, false, "",
        "Length of a telemetry summary window, aligned to the wall clock.", XRM_DUR(condense.window)},
 
@@ -114,6 +133,7 @@ std::span<const OptionSpec> option_table() {
 #undef XRM_DUR
 #undef XRM_SIZE
 #undef XRM_LEVEL
+#undef XRM_COUNT
 
 const OptionSpec* find_option(std::string_view section, std::string_view key) {
   for (const auto& spec : option_table()) {
@@ -132,6 +152,7 @@ std::string_view type_name(OptionType type) {
     case OptionType::kSize: return "size";
     case OptionType::kEnum: return "enum";
     case OptionType::kLogLevel: return "enum";
+    case OptionType::kCount: return "count";
   }
   return "?";
 }
@@ -141,6 +162,7 @@ namespace {
 std::string shown_default(const OptionSpec& spec) {
   if (spec.required) return "(required)";
   if (spec.default_value.empty()) return "\"\"";
+  if (spec.type == OptionType::kCount) return std::string(spec.default_value);
   return "\"" + std::string(spec.default_value) + "\"";
 }
 

@@ -1,9 +1,11 @@
 #include "xrm/ingest/device_traffic.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "xrm/common/log.hpp"
 #include "xrm/common/units.hpp"
+#include "xrm/registry/device.hpp"
 
 namespace xrm::ingest {
 namespace {
@@ -51,8 +53,15 @@ bool parse_device_topic(std::string_view topic, std::string_view& device, Leaf& 
   return true;
 }
 
-DeviceTraffic::DeviceTraffic(registry::Registry& registry, const Clock& clock)
-    : registry_(registry), clock_(clock), window_start_(clock.steady_now()) {}
+DeviceTraffic::DeviceTraffic(store::Database& db, registry::Registry& registry, outbox::Outbox& outbox,
+                             DeadLetters& dead_letters, const Clock& clock, DecodeLimits limits)
+    : db_(db),
+      registry_(registry),
+      outbox_(outbox),
+      dead_letters_(dead_letters),
+      clock_(clock),
+      decoder_(limits),
+      window_start_(clock.steady_now()) {}
 
 void DeviceTraffic::tick() {
   const auto now = clock_.steady_now();
@@ -69,7 +78,43 @@ double DeviceTraffic::rate_per_s() const {
   return last_rate_;
 }
 
-void DeviceTraffic::handle(std::string_view topic, std::string_view payload) {
+const DeviceIngest* DeviceTraffic::device(std::string_view id) const {
+  const registry::Device* d = registry_.find(id);
+  if (d == nullptr) return nullptr;
+  auto it = devices_.find(d);
+  return it == devices_.end() ? nullptr : &it->second;
+}
+
+SequenceCounters DeviceTraffic::telemetry_sequence() const {
+  SequenceCounters sum;
+  for (const auto& [d, st] : devices_) sum += st.telemetry.counters();
+  return sum;
+}
+
+SequenceCounters DeviceTraffic::event_sequence() const {
+  SequenceCounters sum;
+  for (const auto& [d, st] : devices_) sum += st.events.counters();
+  return sum;
+}
+
+DeviceIngest& DeviceTraffic::state_of(const registry::Device& d) { return devices_[&d]; }
+
+void DeviceTraffic::dead_letter(DeviceIngest& st, std::string_view topic, std::string_view reason,
+                                std::string_view payload) {
+  ++stats_.dead_letters;
+  ++st.dead_letters;
+  dead_letters_.add(topic, reason, payload);
+  XRM_DEBUG << "ingest: " << topic << ": dead letter: " << reason;
+}
+
+bool DeviceTraffic::admitted(std::string_view device, std::string_view topic, const registry::Device*& out) {
+  out = registry_.find(device);
+  if (out != nullptr && out->lifecycle != registry::Lifecycle::kRetired) return true;
+  registry_.note_data(device, topic);  // counts it (and records an unknown device)
+  return false;
+}
+
+void DeviceTraffic::handle(std::string_view topic, std::string_view payload, std::uint64_t journal_id) {
   tick();
   ++stats_.messages;
   ++window_messages_;
@@ -78,23 +123,34 @@ void DeviceTraffic::handle(std::string_view topic, std::string_view payload) {
   Leaf leaf{};
   if (!parse_device_topic(topic, device, leaf)) {
     ++stats_.bad_topic;
-    return;
+  } else if (leaf == Leaf::kEvt) {
+    handle_event(device, topic, payload, journal_id);
+    return;  // deletes its journal entry itself, with the record
+  } else {
+    handle_leaf(leaf, device, topic, payload);
   }
+  if (journal_id != 0) {
+    if (Status st = InboundJournal::remove(db_, journal_id); !st) {
+      XRM_ERROR << "ingest: " << topic << ": inbound journal: " << st.message();
+    }
+  }
+}
+
+void DeviceTraffic::handle_leaf(Leaf leaf, std::string_view device, std::string_view topic, std::string_view payload) {
   switch (leaf) {
     case Leaf::kTele:
+      handle_telemetry(device, topic, payload);
+      return;
     case Leaf::kEvt:
+      return;  // handle_event
     case Leaf::kCmdRes:
       if (registry_.note_data(device, topic) != nullptr) ++stats_.accepted;
       return;
     case Leaf::kState: {
-      const registry::Device* d = registry_.find(device);
-      if (d == nullptr || d->lifecycle == registry::Lifecycle::kRetired) {
-        registry_.note_data(device, topic);  // counts it (and records an unknown device)
-        return;
-      }
+      const registry::Device* d = nullptr;
+      if (!admitted(device, topic, d)) return;
       if (payload != "online" && payload != "offline") {
-        ++stats_.bad_payload;
-        XRM_WARN << "ingest: " << topic << ": state payload is neither online nor offline";
+        dead_letter(state_of(*d), topic, "state payload must be online or offline", payload);
         return;
       }
       ++stats_.accepted;
@@ -104,16 +160,16 @@ void DeviceTraffic::handle(std::string_view topic, std::string_view payload) {
       return;
     }
     case Leaf::kBirth: {
-      const registry::Device* d = registry_.find(device);
-      if (d == nullptr || d->lifecycle == registry::Lifecycle::kRetired) {
-        registry_.note_data(device, topic);
-        return;
-      }
+      const registry::Device* d = nullptr;
+      if (!admitted(device, topic, d)) return;
       if (payload.empty()) return;  // a cleared retained birth
       xrm::v1::Birth birth;
+      if (payload.size() > decoder_.limits().max_payload) {
+        dead_letter(state_of(*d), topic, "birth payload larger than ingest.max_payload", payload);
+        return;
+      }
       if (!decode_birth(payload, birth)) {
-        ++stats_.bad_payload;
-        XRM_WARN << "ingest: " << topic << ": birth payload is neither JSON nor a protobuf Birth";
+        dead_letter(state_of(*d), topic, "birth payload is neither a JSON object nor a protobuf Birth", payload);
         return;
       }
       ++stats_.accepted;
@@ -123,6 +179,89 @@ void DeviceTraffic::handle(std::string_view topic, std::string_view payload) {
       return;
     }
   }
+}
+
+void DeviceTraffic::handle_telemetry(std::string_view device, std::string_view topic, std::string_view payload) {
+  const registry::Device* d = nullptr;
+  if (!admitted(device, topic, d)) return;
+  DeviceIngest& st = state_of(*d);
+  if (Status s = decoder_.decode_telemetry(payload, sample_); !s) {
+    dead_letter(st, topic, s.message(), payload);
+    return;
+  }
+  ++stats_.accepted;
+  ++stats_.telemetry;
+  stats_.ignored_fields += sample_.ignored_fields;
+  st.ignored_fields += sample_.ignored_fields;
+  registry_.note_data(device, topic);  // last seen; first data makes it active
+  st.telemetry.note(sample_.seq);
+  const std::int64_t ts = sample_.ts_ms != 0 ? static_cast<std::int64_t>(sample_.ts_ms) : clock_.unix_ms();
+  // Latest reading per metric, updated in place: allocates only for a name not seen before.
+  for (const auto& m : sample_.metrics) {
+    auto it = std::find_if(st.readings.begin(), st.readings.end(), [&](const auto& r) { return r.first == m.name; });
+    if (it != st.readings.end()) {
+      it->second = m.value;
+    } else if (st.readings.size() < kMaxReadings) {
+      st.readings.emplace_back(std::string(m.name), m.value);
+    }
+  }
+  st.readings_ms = ts;
+  if (on_telemetry_) on_telemetry_(*d, sample_, ts);
+}
+
+void DeviceTraffic::handle_event(std::string_view device, std::string_view topic, std::string_view payload,
+                                 std::uint64_t journal_id) {
+  // Whatever happens to the event, its journal entry goes: with the record when there is one.
+  auto forget = [&] {
+    if (journal_id == 0) return;
+    if (Status st = InboundJournal::remove(db_, journal_id); !st) {
+      XRM_ERROR << "ingest: " << topic << ": inbound journal: " << st.message();
+    }
+  };
+  const registry::Device* d = nullptr;
+  if (!admitted(device, topic, d)) return forget();
+  DeviceIngest& st = state_of(*d);
+  std::uint32_t ignored = 0;
+  if (Status s = decoder_.decode_event(payload, event_, ignored); !s) {
+    dead_letter(st, topic, s.message(), payload);
+    return forget();
+  }
+  ++stats_.accepted;
+  stats_.ignored_fields += ignored;
+  st.ignored_fields += ignored;
+  registry_.note_data(device, topic);
+  if (st.events.note(event_.seq()) == SeqVerdict::kDuplicate) {
+    // Sent twice (a device retry, or a redelivery the broker made): recorded once.
+    ++stats_.duplicate_events;
+    XRM_DEBUG << "ingest: " << topic << ": event seq " << event_.seq() << " seen before; not recorded again";
+    return forget();
+  }
+  const auto now = static_cast<std::uint64_t>(clock_.unix_ms());
+  const std::uint64_t at = event_.ts() != 0 ? event_.ts() : now;
+  xrm::v1::InteractionRecord rec;
+  rec.set_kind(xrm::v1::RECORD_KIND_EVENT);
+  registry::fill_record_header(*d, at, at, rec);
+  rec.set_created_at_ms(now);
+  auto* body = rec.mutable_event();
+  *body->mutable_event() = event_;
+  body->set_received_at_ms(now);
+  // The record and the end of the journal entry commit together: exactly once.
+  Status written = db_.transaction([&]() -> Status {
+    if (auto seq = outbox_.append(rec); !seq) return seq.status();
+    return journal_id != 0 ? InboundJournal::remove(db_, journal_id) : Status::ok();
+  });
+  if (!written) {
+    // The journal entry stays (when there is one) and is replayed at the next start.
+    ++stats_.record_errors;
+    XRM_ERROR << "ingest: " << topic << ": event seq " << event_.seq() << " could not be recorded"
+              << (journal_id != 0 ? " (kept in the inbound journal for the next start)" : "") << ": "
+              << written.message();
+    return;
+  }
+  ++stats_.events;
+  if (st.recent_events.size() >= kRecentEvents) st.recent_events.erase(st.recent_events.begin());
+  st.recent_events.emplace_back(static_cast<std::int64_t>(now), event_);
+  if (on_event_) on_event_(*d, event_);
 }
 
 }  // namespace xrm::ingest

@@ -1,12 +1,14 @@
 #include "xrm/ingest/local_link.hpp"
 
 #include <random>
+#include <string_view>
 
 #include "xrm/common/log.hpp"
 
 namespace xrm::ingest {
 
-LocalLink::LocalLink(boost::asio::io_context& io, const config::Config& config) {
+LocalLink::LocalLink(boost::asio::io_context& io, const config::Config& config,
+                     std::shared_ptr<InboundJournal> journal) {
   mqtt_link::ConnectionSettings settings;
   settings.name = "local";
   settings.broker = config.local;
@@ -16,11 +18,20 @@ LocalLink::LocalLink(boost::asio::io_context& io, const config::Config& config) 
     settings.subscriptions.emplace_back(std::string("xrm/v1/dev/+/") + leaf, 1);
   }
   settings.subscriptions.emplace_back("$CONTROL/dynamic-security/v1/response", 1);
+  settings.inbound_limit = config.ingest.queue_messages;
+  if (journal != nullptr) {
+    // Events and command results are committed to the journal before their PUBACK.
+    settings.before_ack = [journal](const ::mqtt::message& msg) -> std::uint64_t {
+      const std::string& topic = msg.get_topic();
+      if (msg.get_qos() < 1 || !InboundJournal::wanted(topic)) return 0;
+      return journal->append(topic, msg.get_payload());
+    };
+  }
   conn_ = mqtt_link::Connection::create(io, std::move(settings), std::random_device{}());
   conn_->on_disconnected([](const std::string& why) { XRM_WARN << "local: disconnected: " << why; });
 }
 
-void LocalLink::on_message(std::function<void(const mqtt_link::Connection::Message&)> fn) {
+void LocalLink::on_message(std::function<void(const mqtt_link::Connection::Message&, std::uint64_t)> fn) {
   conn_->on_message(std::move(fn));
 }
 

@@ -144,11 +144,13 @@ Connection::Connection(boost::asio::io_context& io, ConnectionSettings settings,
     : io_(io),
       settings_(std::move(settings)),
       backoff_(settings_.broker.reconnect_min, settings_.broker.reconnect_max, jitter_seed),
-      timer_(io) {
+      timer_(io),
+      inbound_(std::make_shared<InboundQueue>(settings_.inbound_limit)) {
   try_version_ = version_for(settings_.broker.protocol);
 }
 
 Connection::~Connection() {
+  inbound_->close();
   if (!client_) return;
   // Callbacks hold only weak references, so they do nothing from here on; handlers are left as
   // they are (Paho throws when they change while a connect is pending).
@@ -177,14 +179,34 @@ void Connection::make_client() {
       });
     }
   });
-  client_->set_message_callback([this, weak](::mqtt::const_message_ptr msg) {
-    if (auto s = weak.lock()) {
-      boost::asio::post(io_, [weak, msg = std::move(msg)] {
-        auto self = weak.lock();
-        if (self && self->on_message_) self->on_message_(msg);
-      });
-    }
+  client_->set_message_callback([weak](::mqtt::const_message_ptr msg) {
+    if (auto s = weak.lock()) s->receive(std::move(msg));
   });
+}
+
+void Connection::receive(::mqtt::const_message_ptr msg) {
+  const std::uint64_t token = settings_.before_ack ? settings_.before_ack(*msg) : 0;
+  if (inbound_->push(std::move(msg), token) == InboundQueue::Push::kWake) {
+    boost::asio::post(io_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->drain_inbound();
+    });
+  }
+}
+
+void Connection::drain_inbound() {
+  // A bounded batch per handler, so timers and the control socket get their turn under load.
+  constexpr std::size_t kBatch = 512;
+  draining_.clear();
+  const bool more = inbound_->take(draining_, kBatch);
+  for (const auto& item : draining_) {
+    if (on_message_) on_message_(item.message, item.token);
+  }
+  draining_.clear();
+  if (more) {
+    boost::asio::post(io_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->drain_inbound();
+    });
+  }
 }
 
 void Connection::start() {

@@ -11,6 +11,23 @@ constexpr std::array<std::string_view, 6> kNames = {"provisioned", "active", "de
 
 }  // namespace
 
+void to_proto(const Stakeholders& s, xrm::v1::Stakeholders* out) {
+  out->set_owner(s.owner);
+  out->set_site(s.site);
+  out->set_technician(s.technician);
+  out->set_supplier(s.supplier);
+  out->set_model(s.model);
+}
+
+void fill_record_header(const Device& d, std::uint64_t span_start_ms, std::uint64_t span_end_ms,
+                        xrm::v1::InteractionRecord& rec) {
+  rec.set_device_id(d.id);
+  to_proto(d.links, rec.mutable_stakeholders());
+  rec.set_span_start_ms(span_start_ms);
+  rec.set_span_end_ms(span_end_ms);
+  rec.set_profile_class(d.class_name);
+}
+
 std::string_view to_string(Lifecycle lifecycle) { return kNames[static_cast<std::size_t>(lifecycle)]; }
 
 std::optional<Lifecycle> parse_lifecycle(std::string_view text) {

@@ -7,14 +7,6 @@
 namespace xrm::registry {
 namespace {
 
-void to_proto(const Stakeholders& s, xrm::v1::Stakeholders* out) {
-  out->set_owner(s.owner);
-  out->set_site(s.site);
-  out->set_technician(s.technician);
-  out->set_supplier(s.supplier);
-  out->set_model(s.model);
-}
-
 constexpr const char* kDeviceColumns =
     "id, class, lifecycle, owner, site, technician, supplier, model, firmware, created_ms, updated_ms, "
     "first_data_ms, last_seen_ms, retired_ms, messages";
@@ -112,12 +104,8 @@ Status Registry::write_lifecycle_record(const Device& d, xrm::v1::LifecycleChang
   xrm::v1::InteractionRecord rec;
   const auto now = static_cast<std::uint64_t>(clock_.unix_ms());
   rec.set_kind(xrm::v1::RECORD_KIND_LIFECYCLE);
-  rec.set_device_id(d.id);
-  to_proto(d.links, rec.mutable_stakeholders());
-  rec.set_span_start_ms(now);
-  rec.set_span_end_ms(now);
+  fill_record_header(d, now, now, rec);
   rec.set_created_at_ms(now);
-  rec.set_profile_class(d.class_name);
   auto* body = rec.mutable_lifecycle();
   body->set_change(change);
   if (previous) body->set_previous_state(std::string(to_string(*previous)));

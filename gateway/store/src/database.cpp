@@ -56,6 +56,25 @@ constexpr const char* kMigrations[] = {
     "  record     BLOB NOT NULL"
     ");"
     "CREATE INDEX outbox_by_lane ON outbox(lane, seq);",
+    // 3: the ingest stage. inbound_journal: device messages (all but telemetry) written on the MQTT
+    // client's thread before their PUBACK, deleted when handled (events: in the transaction that
+    // writes their record). dead_letters: device messages the ingest stage could not use
+    // (bounded; the oldest rows go first). Ids only grow, so max(id) is the number ever stored and
+    // max(id) - count(*) the number dropped.
+    "CREATE TABLE inbound_journal ("
+    "  id      INTEGER PRIMARY KEY,"
+    "  at_ms   INTEGER NOT NULL,"
+    "  topic   TEXT NOT NULL,"
+    "  payload BLOB NOT NULL"
+    ");"
+    "CREATE TABLE dead_letters ("
+    "  id     INTEGER PRIMARY KEY,"
+    "  at_ms  INTEGER NOT NULL,"
+    "  topic  TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  size   INTEGER NOT NULL,"
+    "  head   BLOB NOT NULL"
+    ");",
 };
 
 Status make_dir(const std::string& dir) {

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <array>
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <vector>
 
@@ -54,6 +56,20 @@ class LinkOptions {
   std::array<std::string, kStakeholderFields.size()> values_;
   std::array<CLI::Option*, kStakeholderFields.size()> options_{};
 };
+
+inline constexpr std::uint64_t kMaxDeadLetters = 10000;  // what the daemon answers at most
+
+// --limit of dead-letters: a whole number from 1 to kMaxDeadLetters, written as digits only.
+Result<std::uint64_t> parse_limit(const std::string& text) {
+  std::uint64_t n = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (text.empty() || ec != std::errc{} || ptr != end || n < 1 || n > kMaxDeadLetters) {
+    return Status::invalid_argument("--limit: \"" + text + "\" is not a whole number from 1 to " +
+                                    std::to_string(kMaxDeadLetters));
+  }
+  return n;
+}
 
 // CLI11's message on one line.
 std::string one_line(std::string s) {
@@ -109,7 +125,13 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
   link_links.add_to(*link, " (an empty value clears the link)");
   CLI::App* retire = app.add_subcommand("retire", "Revoke a device's credentials; its history is kept");
   retire->add_option("DEVICE", device, device_help)->required();
-  app.add_subcommand("status", "The gateway: uptime, connections, ingest, outbox, drops, condensation");
+  app.add_subcommand("status", "The gateway: uptime, connections, ingest, outbox, drops, dead letters, condensation");
+  std::string limit_text;
+  CLI::App* dead_letters =
+      app.add_subcommand("dead-letters", "Device messages the gateway could not use, newest first, and why");
+  CLI::Option* limit_option =
+      dead_letters->add_option("--limit", limit_text, "How many to show, 1 to 10000 (the daemon's default: 20)")
+          ->type_name("N");
 
   try {
     app.parse(argc, argv);
@@ -146,6 +168,14 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
       return kExitUsage;
     }
     link_links.put_given(request.args);
+  }
+  if (verb == dead_letters && limit_option->count() > 0) {
+    const auto limit = parse_limit(limit_text);
+    if (!limit) {
+      err << "xrmctl: " << limit.status().message() << "\n";
+      return kExitUsage;
+    }
+    request.args["limit"] = *limit;
   }
 
   Result<json> reply = send(request);
@@ -184,6 +214,7 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
     if (name == "link") out << render_link(result);
     if (name == "retire") out << render_retire(result);
     if (name == "status") out << render_status(result);
+    if (name == "dead-letters") out << render_dead_letters(result);
   }
   if (!qr_error.empty()) err << "xrmctl: " << qr_error << "\n";
   return kExitOk;

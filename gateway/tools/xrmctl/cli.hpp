@@ -19,7 +19,7 @@ inline constexpr const char* kDefaultSocket = "/run/xrm-gateway/control.sock";
 // One call to the daemon, as the command line asked for it.
 struct Request {
   std::string socket;  // --socket, else $XRMCTL_SOCKET, else kDefaultSocket
-  std::string verb;    // provision, devices, show, link, retire, status
+  std::string verb;    // provision, devices, show, link, retire, status, dead-letters
   nlohmann::json args;
   std::chrono::milliseconds timeout{};
 };
@@ -32,7 +32,7 @@ using Transport = std::function<Result<nlohmann::json>(const Request&)>;
 // not_found, already_exists: fixing the command line helps), 1 for everything else; 0 for ok.
 int exit_code(Status::Code code);
 
-// Parses argv, refuses bad ids and durations before connecting, sends at most one request,
+// Parses argv, refuses bad ids, durations and limits before connecting, sends at most one request,
 // prints the result (human text, or JSON with --json) on out and any error as one line on err.
 // Returns the exit code. now comes from clock (relative ages).
 int run(int argc, const char* const* argv, const Transport& send, const Clock& clock, std::ostream& out,

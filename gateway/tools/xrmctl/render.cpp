@@ -1,6 +1,7 @@
 #include "xrmctl/render.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "xrm/common/units.hpp"
@@ -42,6 +43,90 @@ std::string section(std::string_view title, const Rows& rows, std::string_view e
   std::string out = "\n" + std::string{title} + "\n";
   out += rows.empty() ? "  " + std::string{empty} + "\n" : render_table(rows, "  ");
   return out;
+}
+
+// The parts that are known, joined by ", "; "-" when none is.
+std::string join_known(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!p.empty()) out += (out.empty() ? "" : ", ") + p;
+  }
+  return out.empty() ? "-" : out;
+}
+
+// "prefix<value>suffix" when value is there; empty otherwise.
+std::string part(const json& value, std::string_view prefix, std::string_view suffix = "") {
+  return value.is_null() ? "" : std::string{prefix} + cell(value) + std::string{suffix};
+}
+
+// A measured value (a reading, a satisfaction score) to six significant digits, so 1.013 bar is
+// not shown as 1.0; anything but a fractional number as cell() shows it.
+std::string measure_cell(const json& v) {
+  if (!v.is_number_float()) return cell(v);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
+  return buf;
+}
+
+// A share (0.005) as a percentage to two decimals ("0.50%"); a share too small to show reads
+// "<0.01%" rather than "0.00%" so that a loss is never hidden. Empty when not a number.
+std::string percent(const json& share) {
+  if (!share.is_number()) return "";
+  const double p = share.get<double>() * 100.0;
+  if (!std::isfinite(p)) return "";
+  if (p > 0 && p < 0.005) return "<0.01%";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.2f%%", p);
+  return buf;
+}
+
+// A sequence tracker's figures: "received 597, missed 3 (0.50%), duplicates 1, late 0, resets 0".
+std::string sequence_cell(const json& s) {
+  if (!s.is_object()) return "-";
+  std::string missed = part(field(s, "missed"), "missed ");
+  if (const std::string share = percent(field(s, "missed_share")); !share.empty()) {
+    missed += missed.empty() ? "missed " + share : " (" + share + ")";
+  }
+  return join_known({part(field(s, "received"), "received "), missed, part(field(s, "duplicates"), "duplicates "),
+                     part(field(s, "late"), "late "), part(field(s, "resets"), "resets ")});
+}
+
+// A dead-letter table's counts: "stored 12, since start 15, deleted as oldest 3", and the ones that
+// could not be stored when there are any.
+std::string dead_letter_counts(const json& c) {
+  const auto not_stored = integer(field(c, "not_stored"));
+  return join_known({part(field(c, "stored"), "stored "), part(field(c, "since_start"), "since start "),
+                     part(field(c, "deleted"), "deleted as oldest "),
+                     not_stored && *not_stored > 0 ? "not stored " + std::to_string(*not_stored) : ""});
+}
+
+// The keys of a recent event that are not free attributes.
+constexpr std::array<std::string_view, 9> kEventKeys = {"seq",        "ts",   "type",       "code",       "score",
+                                                        "technician", "note", "request_id", "received_ms"};
+
+// What one service event says besides its time and type: "code=E42, technician=tom, part=valve".
+std::string event_detail(const json& e) {
+  std::vector<std::string> parts;
+  for (std::string_view key : {"code", "score", "technician", "request_id", "note"}) {
+    const json& v = field(e, key);
+    if (!v.is_null()) parts.push_back(std::string{key} + "=" + (key == "score" ? measure_cell(v) : cell(v)));
+  }
+  if (e.is_object()) {
+    for (const auto& [key, value] : e.items()) {
+      bool known = false;
+      for (std::string_view k : kEventKeys) known = known || k == key;
+      if (!known) parts.push_back(cell(json(key)) + "=" + cell(value));
+    }
+  }
+  const std::string out = join_known(parts);
+  return out == "-" ? "" : out;
+}
+
+// When the event happened: the device's ts, or when the gateway received it if the device has no
+// clock (ts 0).
+std::string event_time(const json& e) {
+  const auto ts = integer(field(e, "ts"));
+  return ts && *ts > 0 ? format_time_utc(*ts) : time_cell(field(e, "received_ms"));
 }
 
 }  // namespace
@@ -127,13 +212,39 @@ std::string render_show(const json& r, std::int64_t now_ms) {
   }
   out += section("Open alerts", alerts);
 
-  Rows counters = {{"messages", cell(field(field(r, "counters"), "messages"))}};
-  if (const json& c = field(r, "counters"); c.is_object()) {
+  // Counters: telemetry and beyond are there only when the device sent something since the daemon
+  // started; keys a later daemon adds follow as they are.
+  const json& c = field(r, "counters");
+  Rows counters = {{"messages", cell(field(c, "messages"))}};
+  constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kCounters = {
+      {{"telemetry", "telemetry"},
+       {"events", "events"},
+       {"dead_letters", "dead letters"},
+       {"ignored_fields", "ignored fields"}}};
+  for (const auto& [key, label] : kCounters) {
+    const json& v = field(c, key);
+    if (v.is_null()) continue;
+    counters.push_back({std::string{label}, v.is_object() ? sequence_cell(v) : cell(v)});
+  }
+  if (c.is_object()) {
     for (const auto& [name, value] : c.items()) {
-      if (name != "messages") counters.push_back({name, cell(value)});
+      bool known = name == "messages";
+      for (const auto& [key, label] : kCounters) known = known || key == name;
+      if (!known) counters.push_back({cell(json(name)), cell(value)});
     }
   }
   out += section("Counters", counters);
+
+  // The latest value of each metric, all from the newest telemetry that carried it.
+  Rows readings;
+  if (const json& rd = field(r, "readings"); rd.is_object()) {
+    for (const auto& [name, value] : rd.items()) readings.push_back({cell(json(name)), measure_cell(value)});
+  }
+  std::string readings_title = "Readings";
+  if (const auto ms = integer(field(r, "readings_ms")); ms && !readings.empty()) {
+    readings_title += ", " + relative_age(now_ms, *ms) + " (" + format_time_utc(*ms) + ")";
+  }
+  out += section(readings_title, readings);
 
   Rows history;
   for (const json& h : array_field(r, "history")) {
@@ -146,7 +257,8 @@ std::string render_show(const json& r, std::int64_t now_ms) {
 
   Rows events;
   for (const json& e : array_field(r, "recent_events")) {
-    events.push_back({time_cell(field(e, "at_ms")), cell(field(e, "type")), cell(field(e, "detail"))});
+    const json& seq = field(e, "seq");
+    events.push_back({event_time(e), seq.is_null() ? "-" : "#" + cell(seq), cell(field(e, "type")), event_detail(e)});
   }
   out += section("Recent events", events);
   return out;
@@ -168,20 +280,6 @@ std::string render_retire(const json& r) {
 }
 
 namespace {
-
-// The parts that are known, joined by ", "; "-" when none is.
-std::string join_known(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!p.empty()) out += (out.empty() ? "" : ", ") + p;
-  }
-  return out.empty() ? "-" : out;
-}
-
-// "prefix<value>suffix" when value is there; empty otherwise.
-std::string part(const json& value, std::string_view prefix, std::string_view suffix = "") {
-  return value.is_null() ? "" : std::string{prefix} + cell(value) + std::string{suffix};
-}
 
 // "connected, mqtt://127.0.0.1:1883, MQTT 5"
 std::string connection_cell(const json& c) {
@@ -233,9 +331,58 @@ std::string render_status(const json& r) {
         join_known({part(field(ingest, "messages"), "", " messages"), part(field(ingest, "rate_per_s"), "", "/s")})},
        {"outbox",
         join_known({part(field(outbox, "depth"), "depth "), integer(oldest) ? "oldest " + duration_cell(oldest) : ""})},
-       {"drops", cell(field(r, "drops"))},
-       {"dead letters", cell(field(r, "dead_letters"))},
+       {"telemetry", sequence_cell(field(ingest, "telemetry_sequence"))},
+       {"events", sequence_cell(field(ingest, "event_sequence"))},
+       {"drops", join_known({part(field(ingest, "dropped"), "queue full "),
+                             part(field(ingest, "unknown_device"), "unknown device "),
+                             part(field(ingest, "retired_device"), "retired device "),
+                             part(field(ingest, "bad_topic"), "bad topic ")})},
+       {"dead letters",
+        field(ingest, "dead_letters").is_object() ? dead_letter_counts(field(ingest, "dead_letters")) : "-"},
        {"condensation", condensation_cell(field(r, "condensation"))}});
+}
+
+std::string render_dead_letters(const json& r) {
+  const json& letters = array_field(r, "dead_letters");
+  std::string out;
+  if (letters.empty()) {
+    out = "no dead letters\n";
+  } else {
+    Rows rows = {{"TIME", "TOPIC", "REASON", "SIZE", "FIRST BYTES"}};
+    for (const json& d : letters) {
+      const json& hex = field(d, "head_hex");
+      std::string head = hex.is_string() ? printable_head(hex.get_ref<const std::string&>()) : "";
+      rows.push_back({time_cell(field(d, "at_ms")), cell(field(d, "topic")), cell(field(d, "reason")),
+                      cell(field(d, "size")), head.empty() ? "-" : std::move(head)});
+    }
+    out = render_table(rows);
+  }
+  const std::string shown = letters.empty() ? "" : "shown " + std::to_string(letters.size());
+  const std::string counts = dead_letter_counts(r);
+  if (counts == "-") return shown.empty() ? out : out + shown + "\n";
+  return out + (shown.empty() ? counts : shown + ", " + counts) + "\n";
+}
+
+std::string printable_head(std::string_view hex) {
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]);
+    const int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      out += '?';
+      continue;
+    }
+    const int byte = hi * 16 + lo;
+    out += byte >= 0x20 && byte < 0x7f ? static_cast<char>(byte) : '.';
+  }
+  return out;
 }
 
 }  // namespace xrm::xrmctl

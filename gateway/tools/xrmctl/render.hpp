@@ -23,8 +23,9 @@ std::string render_provision(const nlohmann::json& result, const std::vector<std
 // One table row per device, in the order received, then "N devices". now_ms dates "last seen".
 std::string render_devices(const nlohmann::json& result, std::int64_t now_ms);
 
-// One device in sections: identity and lifecycle, stakeholders, health, open alerts, counters,
-// relationship history, recent events. now_ms dates "last seen".
+// One device in sections: identity and lifecycle, stakeholders, health, open alerts, counters (with
+// the telemetry and event sequence figures), latest readings, relationship history, recent events.
+// now_ms dates "last seen" and the readings.
 std::string render_show(const nlohmann::json& result, std::int64_t now_ms);
 
 // One line per changed link ("owner: acme -> globex"), or "nothing changed".
@@ -35,5 +36,14 @@ std::string render_retire(const nlohmann::json& result);
 
 // The gateway as aligned key/value lines.
 std::string render_status(const nlohmann::json& result);
+
+// One table row per dead letter, in the order received (the daemon sends newest first), then a line
+// with the table's counts. The payload's first bytes (head_hex) print as ASCII, '.' for any byte
+// that is not printable, so a binary or hostile payload cannot drive the terminal.
+std::string render_dead_letters(const nlohmann::json& result);
+
+// Hex text as the bytes it encodes, each printable ASCII byte (0x20 to 0x7e) as itself and any other
+// as '.'; a pair that is not hex reads '?', and an odd last digit is ignored.
+std::string printable_head(std::string_view hex);
 
 }  // namespace xrm::xrmctl

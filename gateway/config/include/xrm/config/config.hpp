@@ -48,6 +48,11 @@ struct Config {
   struct Control {
     std::string socket;
   } control;
+  struct Ingest {
+    std::uint64_t max_payload = 0;    // bytes
+    std::uint64_t queue_messages = 0;
+    std::uint64_t dead_letters = 0;   // rows kept
+  } ingest;
   struct Condense {
     milliseconds window{};
   } condense;

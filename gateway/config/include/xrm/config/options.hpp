@@ -10,7 +10,7 @@
 
 namespace xrm::config {
 
-enum class OptionType { kString, kId, kUrl, kPath, kDuration, kSize, kEnum, kLogLevel };
+enum class OptionType { kString, kId, kUrl, kPath, kDuration, kSize, kEnum, kLogLevel, kCount };
 
 struct OptionSpec {
   std::string_view section;

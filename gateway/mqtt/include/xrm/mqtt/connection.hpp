@@ -19,6 +19,7 @@
 #include "xrm/common/backoff.hpp"
 #include "xrm/common/status.hpp"
 #include "xrm/config/config.hpp"
+#include "xrm/mqtt/inbound_queue.hpp"
 
 namespace xrm::mqtt_link {
 
@@ -32,6 +33,17 @@ struct ConnectionSettings {
   // Topic filters (with their QoS) subscribed after every successful connect, before
   // on_connected runs. A refused subscription is logged as an error naming the filter.
   std::vector<std::pair<std::string, int>> subscriptions;
+  // Received messages wait for the io thread in a bounded queue (inbound_queue.hpp): at most this
+  // many messages without an acknowledgement hold (0: no limit). Beyond it they are dropped and
+  // counted (inbound_dropped()).
+  std::size_t inbound_limit = 0;
+  // Runs on Paho's thread for every received message, before it is queued and before Paho sends
+  // its PUBACK (Paho C 1.3 acknowledges a QoS 1 message after the message callback returns). It
+  // must be thread-safe and must not call Paho or wait for the io thread: Paho holds its global
+  // lock meanwhile, so any Paho call on the io thread would deadlock with it. Returns a token
+  // handed to on_message with the message; nonzero exempts the message from inbound_limit.
+  // The ingest stage journals events here (ingest/inbound_journal.hpp).
+  std::function<std::uint64_t(const ::mqtt::message&)> before_ack;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -50,7 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Handlers run on the io thread. Set them before start().
   void on_connected(std::function<void(int mqtt_version, bool session_present)> fn) { on_connected_ = std::move(fn); }
   void on_disconnected(std::function<void(const std::string& why)> fn) { on_disconnected_ = std::move(fn); }
-  void on_message(std::function<void(const Message&)> fn) { on_message_ = std::move(fn); }
+  // `token` is what settings.before_ack returned for the message (0 without a hook).
+  void on_message(std::function<void(const Message&, std::uint64_t token)> fn) { on_message_ = std::move(fn); }
   void set_will_provider(WillProvider fn) { will_provider_ = std::move(fn); }
 
   // Starts connecting; keeps the connection up until stop().
@@ -71,6 +84,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int mqtt_version() const { return version_; }
   const ConnectionSettings& settings() const { return settings_; }
   std::uint64_t connects() const { return connects_; }
+  // Received messages dropped because the inbound queue was full; its depth and high-water mark.
+  std::uint64_t inbound_dropped() const { return inbound_->dropped(); }
+  std::size_t inbound_depth() const { return inbound_->depth(); }
+  std::size_t inbound_high_water() const { return inbound_->high_water(); }
 
  private:
   class Listener;
@@ -84,6 +101,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_lost(const std::string& why);
   void handle_publish_result(std::uint64_t id, Status st);
   void subscribe_all();
+  // io thread: hands a batch of received messages to on_message_.
+  void drain_inbound();
+  // Paho's thread: runs before_ack and queues a received message.
+  void receive(::mqtt::const_message_ptr msg);
   ::mqtt::connect_options build_options(const std::optional<::mqtt::message>& will) const;
 
   boost::asio::io_context& io_;
@@ -98,7 +119,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::function<void(int, bool)> on_connected_;
   std::function<void(const std::string&)> on_disconnected_;
-  std::function<void(const Message&)> on_message_;
+  std::function<void(const Message&, std::uint64_t)> on_message_;
+  // Shared with Paho's callback, which may outlive this object by a callback or two.
+  std::shared_ptr<InboundQueue> inbound_;
+  std::vector<InboundItem> draining_;  // io thread: the batch being handled (capacity reused)
   WillProvider will_provider_;
 
   int version_ = 0;            // MQTT version of the current connection (5 or 4)

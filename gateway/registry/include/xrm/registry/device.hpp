@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "xrm/proto/xrm.pb.h"
+
 namespace xrm::registry {
 
 // provisioned -> active on first data -> degraded/critical from health -> offline -> retired.
@@ -46,6 +48,15 @@ struct Device {
   std::uint64_t messages = 0;                 // data messages accepted, ever
   std::optional<bool> online;                 // from the state topic; unknown until it says
 };
+
+// The links as the schema's Stakeholders.
+void to_proto(const Stakeholders& s, xrm::v1::Stakeholders* out);
+
+// Fills what every interaction record about the device carries: device id, its stakeholders now,
+// its profile class and the time span (ms since the Unix epoch). Kind, body and created_at are the
+// caller's.
+void fill_record_header(const Device& d, std::uint64_t span_start_ms, std::uint64_t span_end_ms,
+                        xrm::v1::InteractionRecord& rec);
 
 // One entry of a device's relationship history: what changed, when, by whom.
 struct HistoryEntry {
