@@ -1,10 +1,12 @@
 #include <CppUTest/TestHarness.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xrm/common/units.hpp"
@@ -13,8 +15,8 @@
 using nlohmann::json;
 using namespace std::chrono_literals;
 using namespace xrm::xrmctl;
-using xrm::Status;
 using xrm::device_id_error;
+using xrm::Status;
 
 TEST_GROUP(ExitCode){};
 
@@ -211,4 +213,68 @@ TEST(Cli, ProvisionQrThatCannotBeDrawnStillSucceeds) {
   STRCMP_EQUAL(
       "xrmctl: QR code: 3000 bytes are too many for a QR code (error correction M) (the device is provisioned)\n",
       h.err.str().c_str());
+}
+
+TEST(Cli, DeadLettersSendsTheLimitOnlyWhenGiven) {
+  CHECK_EQUAL(0, h.run({"dead-letters"}));
+  STRCMP_EQUAL("dead-letters", h.only_request().verb.c_str());
+  CHECK(h.only_request().args == json::object());
+  for (const auto& [args, limit] : std::vector<std::pair<std::vector<std::string>, std::uint64_t>>{
+           {{"dead-letters", "--limit", "5"}, 5},
+           {{"dead-letters", "--limit=1"}, 1},
+           {{"--json", "dead-letters", "--limit", "10000"}, 10000}}) {
+    Harness one;
+    CHECK_EQUAL(0, one.run(args));
+    const json& sent = one.only_request().args;
+    CHECK_EQUAL(1U, sent.size());
+    CHECK(sent.at("limit").is_number_unsigned());  // the daemon accepts only a non-negative integer
+    CHECK(limit == sent.at("limit").get<std::uint64_t>());
+  }
+}
+
+TEST(Cli, DeadLettersLimitOutOfRangeOrNotANumberIsAUsageError) {
+  for (const std::string bad : {"0", "10001", "abc", "5x", "-3", "1.5", " 5", "+5", "99999999999999999999999"}) {
+    Harness one;
+    CHECK_EQUAL_TEXT(2, one.run({"dead-letters", "--limit=" + bad}), bad.c_str());
+    CHECK_TEXT(one.requests.empty(), bad.c_str());
+    STRCMP_EQUAL(("xrmctl: --limit: \"" + bad + "\" is not a whole number from 1 to 10000\n").c_str(),
+                 one.err.str().c_str());
+    STRCMP_EQUAL("", one.out.str().c_str());
+  }
+  Harness missing;
+  CHECK_EQUAL(2, missing.run({"dead-letters", "--limit"}));
+  CHECK(missing.requests.empty());
+  STRCMP_CONTAINS("--limit", missing.err.str().c_str());
+}
+
+TEST(Cli, DeadLettersPrintsTheTableOrTheJson) {
+  h.reply = json{{"dead_letters",
+                  {{{"id", 3},
+                    {"at_ms", h.clock.unix_ms()},
+                    {"topic", "xrm/v1/dev/pump-17/tele"},
+                    {"reason", "seq is missing"},
+                    {"size", 9},
+                    {"head_hex", "7b2274223a317d0a00"}}}},
+                 {"stored", 1},
+                 {"deleted", 0},
+                 {"since_start", 1}};
+  CHECK_EQUAL(0, h.run({"dead-letters", "--limit", "1"}));
+  STRCMP_CONTAINS("xrm/v1/dev/pump-17/tele  seq is missing  9     {\"t\":1}..\n", h.out.str().c_str());
+  STRCMP_CONTAINS("\nshown 1, stored 1, since start 1, deleted as oldest 0\n", h.out.str().c_str());
+  Harness as_json;
+  as_json.reply = h.reply;
+  CHECK_EQUAL(0, as_json.run({"dead-letters", "--json"}));
+  CHECK(json::parse(as_json.out.str()) == h.reply.value());
+}
+
+TEST(Cli, DeadLettersFailuresExitLikeTheOtherVerbs) {
+  h.reply = Status::unavailable("cannot connect to control socket /x: No such file or directory");
+  CHECK_EQUAL(1, h.run({"dead-letters"}));
+  STRCMP_EQUAL("xrmctl: cannot connect to control socket /x: No such file or directory\n", h.err.str().c_str());
+  Harness refused;
+  refused.reply = Status::invalid_argument("unknown verb \"dead-letters\"");
+  CHECK_EQUAL(2, refused.run({"dead-letters"}));
+  Harness extra;
+  CHECK_EQUAL(2, extra.run({"dead-letters", "pump-17"}));
+  CHECK(extra.requests.empty());
 }
