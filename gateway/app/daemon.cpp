@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include <google/protobuf/stubs/logging.h>
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +51,17 @@ ingest::DecodeLimits decode_limits(const config::Config& c) {
   ingest::DecodeLimits limits;
   limits.max_payload = c.ingest.max_payload;
   return limits;
+}
+
+// Protobuf logs a line of its own for every string field with invalid UTF-8 it parses; a device
+// could flood the log with them. The payload goes to the dead-letter table with a reason anyway, so
+// these become debug lines in our own format.
+void protobuf_log(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  if (level >= google::protobuf::LOGLEVEL_FATAL) {
+    XRM_ERROR << "protobuf: " << file << ":" << line << ": " << message;
+  } else {
+    XRM_DEBUG << "protobuf: " << message;
+  }
 }
 
 // Loads and validates; prints every problem as FILE:LINE:KEY: message.
@@ -365,6 +377,7 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   log::set_level(config.log.level);
+  google::protobuf::SetLogHandler(&protobuf_log);
 
   try {
     Daemon daemon(std::move(config), std::move(profiles), config_path);
