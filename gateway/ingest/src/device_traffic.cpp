@@ -1,6 +1,7 @@
 #include "xrm/ingest/device_traffic.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "xrm/common/log.hpp"
@@ -173,6 +174,14 @@ void DeviceTraffic::handle_leaf(Leaf leaf, std::string_view device, std::string_
         return;
       }
       ++stats_.accepted;
+      if (DeviceIngest& in = state_of(*d); birth.ts() != 0 && birth.ts() != in.birth_ts) {
+        // A new birth time: the device restarted, so its numbering starts again.
+        if (in.birth_ts != 0) {
+          in.telemetry.restart();
+          in.events.restart();
+        }
+        in.birth_ts = birth.ts();
+      }
       if (Status st = registry_.note_birth(device, birth); !st) {
         XRM_ERROR << "ingest: " << topic << ": " << st.message();
       }
@@ -193,9 +202,11 @@ void DeviceTraffic::handle_telemetry(std::string_view device, std::string_view t
   ++stats_.telemetry;
   stats_.ignored_fields += sample_.ignored_fields;
   st.ignored_fields += sample_.ignored_fields;
-  registry_.note_data(device, topic);  // last seen; first data makes it active
+  registry_.note_data(*d, topic);  // last seen; first data makes it active
   st.telemetry.note(sample_.seq);
-  const std::int64_t ts = sample_.ts_ms != 0 ? static_cast<std::int64_t>(sample_.ts_ms) : clock_.unix_ms();
+  constexpr std::uint64_t kMaxTs = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t ts =
+      sample_.ts_ms != 0 && sample_.ts_ms <= kMaxTs ? static_cast<std::int64_t>(sample_.ts_ms) : clock_.unix_ms();
   // Latest reading per metric, updated in place: allocates only for a name not seen before.
   for (const auto& m : sample_.metrics) {
     auto it = std::find_if(st.readings.begin(), st.readings.end(), [&](const auto& r) { return r.first == m.name; });
@@ -229,9 +240,12 @@ void DeviceTraffic::handle_event(std::string_view device, std::string_view topic
   ++stats_.accepted;
   stats_.ignored_fields += ignored;
   st.ignored_fields += ignored;
-  registry_.note_data(device, topic);
-  if (st.events.note(event_.seq()) == SeqVerdict::kDuplicate) {
-    // Sent twice (a device retry, or a redelivery the broker made): recorded once.
+  registry_.note_data(*d, topic);
+  const std::pair<std::uint32_t, std::uint64_t> key{event_.seq(), event_.ts()};
+  if (st.events.note(event_.seq()) == SeqVerdict::kDuplicate && event_.ts() != 0 &&
+      std::find(st.event_keys.begin(), st.event_keys.end(), key) != st.event_keys.end()) {
+    // The same number and time again (a device retry, or a redelivery the broker made): recorded
+    // once. Without a device time a repeated number is recorded again: better twice than never.
     ++stats_.duplicate_events;
     XRM_DEBUG << "ingest: " << topic << ": event seq " << event_.seq() << " seen before; not recorded again";
     return forget();
@@ -259,6 +273,8 @@ void DeviceTraffic::handle_event(std::string_view device, std::string_view topic
     return;
   }
   ++stats_.events;
+  if (st.event_keys.size() >= kEventKeys) st.event_keys.erase(st.event_keys.begin());
+  st.event_keys.push_back(key);
   if (st.recent_events.size() >= kRecentEvents) st.recent_events.erase(st.recent_events.begin());
   st.recent_events.emplace_back(static_cast<std::int64_t>(now), event_);
   if (on_event_) on_event_(*d, event_);

@@ -20,6 +20,7 @@ Status Registry::load() {
   auto stmt = db_.prepare(std::string("SELECT ") + kDeviceColumns + " FROM devices;");
   if (!stmt) return stmt.status();
   devices_.clear();
+  index_.clear();
   for (;;) {
     auto row = stmt->step();
     if (!row) return row.status();
@@ -39,19 +40,20 @@ Status Registry::load() {
     e->last_seen_ms = stmt->column_opt(12);
     e->retired_ms = stmt->column_opt(13);
     e->messages = static_cast<std::uint64_t>(stmt->column_int(14));
+    index_.emplace(e->id, e.get());  // the view points into the entry, which never moves
     devices_.emplace(e->id, std::move(e));
   }
   return Status::ok();
 }
 
 Registry::Entry* Registry::find_entry(std::string_view id) {
-  auto it = devices_.find(id);
-  return it == devices_.end() ? nullptr : it->second.get();
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 const Device* Registry::find(std::string_view id) const {
-  auto it = devices_.find(id);
-  return it == devices_.end() ? nullptr : it->second.get();
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 std::vector<const Device*> Registry::list() const {
@@ -137,6 +139,7 @@ Result<const Device*> Registry::add(const std::string& id, const std::string& cl
   });
   if (!st) return st;
   const Device* out = e.get();
+  index_.emplace(e->id, e.get());
   devices_.emplace(id, std::move(e));
   return out;
 }
@@ -265,6 +268,13 @@ Device* Registry::note_data(std::string_view id, std::string_view topic) {
     note_unknown(id, topic);
     return nullptr;
   }
+  return note_data(*e, topic);
+}
+
+Device* Registry::note_data(const Device& device, std::string_view topic) {
+  // Every Device the registry hands out is one of its entries.
+  auto* e = static_cast<Entry*>(const_cast<Device*>(&device));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  const std::string_view id = e->id;
   if (e->lifecycle == Lifecycle::kRetired) {
     ++counters_.retired_messages;
     return nullptr;

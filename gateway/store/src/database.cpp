@@ -56,11 +56,11 @@ constexpr const char* kMigrations[] = {
     "  record     BLOB NOT NULL"
     ");"
     "CREATE INDEX outbox_by_lane ON outbox(lane, seq);",
-    // 3: the ingest stage. inbound_journal: device messages (all but telemetry) written on the MQTT
+    // 3: the ingest stage. inbound_journal: device events and command results written on the MQTT
     // client's thread before their PUBACK, deleted when handled (events: in the transaction that
     // writes their record). dead_letters: device messages the ingest stage could not use
-    // (bounded; the oldest rows go first). Ids only grow, so max(id) is the number ever stored and
-    // max(id) - count(*) the number dropped.
+    // (bounded; the oldest rows go first). Their ids only grow (AUTOINCREMENT), so max(id) is the
+    // number ever stored and max(id) - count(*) the number deleted.
     "CREATE TABLE inbound_journal ("
     "  id      INTEGER PRIMARY KEY,"
     "  at_ms   INTEGER NOT NULL,"
@@ -68,7 +68,7 @@ constexpr const char* kMigrations[] = {
     "  payload BLOB NOT NULL"
     ");"
     "CREATE TABLE dead_letters ("
-    "  id     INTEGER PRIMARY KEY,"
+    "  id     INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  at_ms  INTEGER NOT NULL,"
     "  topic  TEXT NOT NULL,"
     "  reason TEXT NOT NULL,"

@@ -43,7 +43,7 @@ class DeadLetters {
 
   // Reads the table's counts. Call once before anything else.
   Status load();
-  void set_max_rows(std::size_t max_rows) { max_rows_ = max_rows; }
+  void set_max_rows(std::size_t max_rows) { max_rows_ = max_rows < 1 ? 1 : max_rows; }
 
   // Buffers one dead letter (copies what it keeps).
   void add(std::string_view topic, std::string_view reason, std::string_view payload);

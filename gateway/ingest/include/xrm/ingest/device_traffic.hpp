@@ -63,12 +63,18 @@ struct DeviceIngest {
   // The newest recorded service events (at most kRecentEvents), oldest first, with the time the
   // gateway received each.
   std::vector<std::pair<std::int64_t, xrm::v1::ServiceEvent>> recent_events;
+  // (seq, ts) of the last kEventKeys events recorded: an event is a duplicate only if both match
+  // one of them, so a rebooted device's new event 1 is not mistaken for the old event 1.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> event_keys;
+  // The ts of the device's last birth message: a different one means it restarted.
+  std::uint64_t birth_ts = 0;
 };
 
 class DeviceTraffic {
  public:
   static constexpr std::size_t kMaxReadings = 64;
   static constexpr std::size_t kRecentEvents = 10;
+  static constexpr std::size_t kEventKeys = 64;
 
   using TelemetryFn = std::function<void(const registry::Device&, const TelemetrySample&, std::int64_t ts_ms)>;
   using EventFn = std::function<void(const registry::Device&, const xrm::v1::ServiceEvent&)>;
@@ -88,7 +94,7 @@ class DeviceTraffic {
   const TrafficStats& stats() const { return stats_; }
   // Messages per second over the last completed 10-second window (0 before the first one ends).
   double rate_per_s() const;
-  // nullptr before the device's first accepted message.
+  // nullptr until the device's first message since the start (accepted or dead-lettered).
   const DeviceIngest* device(std::string_view id) const;
   // Sums over all devices.
   SequenceCounters telemetry_sequence() const;

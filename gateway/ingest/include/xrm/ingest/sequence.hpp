@@ -11,7 +11,8 @@
 // missed messages, however large N is: the device says it sent them.
 //
 // Known limit: a device that reboots before it has sent more than kWindow messages starts again
-// inside the window; its first messages then count as duplicates or late ones, not as a reset.
+// inside the window; its first messages then count as duplicates or late ones, not as a reset,
+// unless the caller learns of the reboot otherwise (a new birth message) and calls restart().
 // Plain value type; no threads.
 #include <cstdint>
 
@@ -52,6 +53,13 @@ class SequenceTracker {
 
   // Notes number `seq`. `missed_from`/`missed_count` tell the caller which numbers a kJump skipped.
   SeqVerdict note(std::uint32_t seq);
+
+  // The device restarted (known from elsewhere): the next number starts the stream again; counted
+  // as a reset if anything was seen before.
+  void restart() {
+    if (started_) ++counters_.resets;
+    started_ = false;
+  }
 
   const SequenceCounters& counters() const { return counters_; }
   bool started() const { return started_; }

@@ -43,7 +43,7 @@ struct Device {
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;                // last change of class, lifecycle, links or firmware
   std::optional<std::int64_t> first_data_ms;
-  std::optional<std::int64_t> last_seen_ms;   // last message carrying data (tele or evt)
+  std::optional<std::int64_t> last_seen_ms;   // last usable tele, evt or cmd-res (contact)
   std::optional<std::int64_t> retired_ms;
   std::uint64_t messages = 0;                 // data messages accepted, ever
   std::optional<bool> online;                 // from the state topic; unknown until it says

@@ -75,12 +75,15 @@ class Registry {
   // Marks the device retired; its history and records stay.
   Status retire(const std::string& id, const std::string& actor);
 
-  // Message path. A data message (telemetry or event) from a registered, not retired device:
+  // Message path. A data message (telemetry, event, command result) from a registered, not retired device:
   // counts it and updates last seen in memory; the first ever data moves provisioned -> active,
   // and data after offline moves it back to active (both written at once, with records).
   // Returns the device, or nullptr when the message is not accepted (unknown or retired; counted,
   // and for unknown ids a rate-limited "unknown device seen" record is written).
   Device* note_data(std::string_view id, std::string_view topic);
+  // The same for a device already found (one lookup less on the message path). `device` must have
+  // come from this registry.
+  Device* note_data(const Device& device, std::string_view topic);
   // The device's state topic said online or offline.
   Status set_online(std::string_view id, bool online);
   // The device's birth message: firmware (and model when no technician set one). A firmware
@@ -118,6 +121,17 @@ class Registry {
   const Clock& clock_;
   // Keyed by id; std::less<> lets the message path look up a string_view without a copy.
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> devices_;
+  // The message path's lookup: hashed, keyed by a view of the entry's own id (entries never move).
+  // FNV-1a: ids are short (at most 64 bytes), so a simple byte loop beats the general-purpose
+  // std::hash on the message path.
+  struct IdHash {
+    std::size_t operator()(std::string_view id) const noexcept {
+      std::uint64_t h = 14695981039346656037ULL;
+      for (unsigned char c : id) h = (h ^ c) * 1099511628211ULL;
+      return static_cast<std::size_t>(h);
+    }
+  };
+  std::unordered_map<std::string_view, Entry*, IdHash> index_;
   std::vector<Entry*> seen_dirty_;
   std::unordered_map<std::string, std::int64_t> unknown_last_record_ms_;
   TrafficCounters counters_;
