@@ -17,17 +17,12 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <string>
 #include <vector>
 
-#include "xrm/common/clock.hpp"
+#include "bench_util.hpp"
 #include "xrm/control/client.hpp"
-#include "xrm/outbox/outbox.hpp"
 #include "xrm/registry/dynsec.hpp"
-#include "xrm/registry/registry.hpp"
-#include "xrm/store/database.hpp"
-#include "xrm/store/gateway_state.hpp"
 #include "xrm/testing/gateway_under_test.hpp"
 #include "xrm/testing/mosquitto.hpp"
 #include "xrm/testing/poll.hpp"
@@ -38,54 +33,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-struct Stats {
-  double p50, p95, max, mean;
-};
-Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
-  return {at(0.5), at(0.95), v.back(), std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())};
-}
-void print(const char* what, const Stats& s) {
-  std::printf("  %-44s p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms\n", what, s.p50, s.p95, s.max);
-}
-
-// Resident set size of a process, from /proc (kB); 0 if unreadable.
-long rss_kb(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-std::string device_id(int i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "bench-%05d", i);
-  return buf;
-}
-
-void fill_registry(const std::string& data_dir, int n) {
-  auto db = xrm::store::Database::open(data_dir, xrm::store::Database::Sync::kNormal);
-  if (!db) throw std::runtime_error(db.status().to_string());
-  xrm::SystemClock clock;
-  xrm::store::GatewayState state(**db);
-  xrm::outbox::Outbox outbox(**db, state, "gw-bench", clock);
-  xrm::registry::Registry registry(**db, outbox, clock);
-  if (!registry.load()) throw std::runtime_error("load");
-  for (int i = 0; i < n; ++i) {
-    auto r = registry.add(device_id(i), "chiller", {"owner-" + std::to_string(i % 50), "plant-a",
-                                                    "tech-" + std::to_string(i % 20), "supplier-" + std::to_string(i % 7),
-                                                    "CH-200"},
-                          "bench");
-    if (!r) throw std::runtime_error(r.status().to_string());
-  }
-}
+using xrm::bench::Clock;
+using xrm::bench::device_id;
+using xrm::bench::ms_since;
+using xrm::bench::print;
+using xrm::bench::rss_kb;
+using xrm::bench::Stats;
+using xrm::bench::stats;
 
 void fill_dynsec(const std::string& path, int n) {
   json d;
@@ -150,7 +104,7 @@ int main(int argc, char** argv) {
 
   std::printf("xrm-bench-registry: %d registered devices, %d samples per figure\n", devices, samples);
   auto t0 = Clock::now();
-  fill_registry(gw.data_dir(), devices);
+  xrm::bench::fill_registry(gw.data_dir(), s.gateway_id, devices);
   const double fill_ms = ms_since(t0);
   t0 = Clock::now();
   fill_dynsec(local.dynsec_path(), devices);

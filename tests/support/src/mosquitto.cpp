@@ -63,6 +63,13 @@ Mosquitto::~Mosquitto() = default;  // Process's destructor kills and reaps
 
 std::string Mosquitto::url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
 
+void Mosquitto::add_config(const std::string& lines) {
+  std::string conf = read_file(config_path_);
+  conf += "# added with add_config()\n" + lines;
+  if (!lines.empty() && lines.back() != '\n') conf += '\n';
+  write_file(config_path_, conf);
+}
+
 void Mosquitto::start(std::chrono::milliseconds timeout) {
   if (process_ && process_->is_running()) throw std::runtime_error("mosquitto " + name_ + ": already running");
   process_ = std::make_unique<Process>(

@@ -35,6 +35,12 @@ class Mosquitto {
   Mosquitto(const Mosquitto&) = delete;
   Mosquitto& operator=(const Mosquitto&) = delete;
 
+  // Appends lines to the broker's configuration file (a newline is added if missing); they take
+  // effect at the next start() or restart(). Later lines win where Mosquitto lets them: a
+  // benchmark can lift `max_queued_messages`, or replace the default `log_type all` with
+  // `log_type none` followed by the types it wants. Throws std::runtime_error.
+  void add_config(const std::string& lines);
+
   // Starts the broker and waits (up to timeout) until it accepts TCP connections. Throws
   // std::runtime_error with the broker's log if it exits or does not listen in time.
   void start(std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -1,0 +1,119 @@
+#include "bench_util.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+
+#include "xrm/common/clock.hpp"
+#include "xrm/outbox/outbox.hpp"
+#include "xrm/registry/registry.hpp"
+#include "xrm/store/database.hpp"
+#include "xrm/store/gateway_state.hpp"
+
+namespace xrm::bench {
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  return {at(0.5), at(0.95), v.back(), std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())};
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void print(const char* what, const Stats& s) {
+  std::printf("  %-44s p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms\n", what, s.p50, s.p95, s.max);
+}
+
+std::string device_id(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "bench-%05d", i);
+  return buf;
+}
+
+void fill_registry(const std::string& data_dir, const std::string& gateway_id, int n) {
+  auto db = xrm::store::Database::open(data_dir, xrm::store::Database::Sync::kNormal);
+  if (!db) throw std::runtime_error(db.status().to_string());
+  xrm::SystemClock clock;
+  xrm::store::GatewayState state(**db);
+  xrm::outbox::Outbox outbox(**db, state, gateway_id, clock);
+  xrm::registry::Registry registry(**db, outbox, clock);
+  if (!registry.load()) throw std::runtime_error("registry: load failed");
+  for (int i = 0; i < n; ++i) {
+    auto r = registry.add(device_id(i), "chiller",
+                          {"owner-" + std::to_string(i % 50), "plant-a", "tech-" + std::to_string(i % 20),
+                           "supplier-" + std::to_string(i % 7), "CH-200"},
+                          "bench");
+    if (!r) throw std::runtime_error(r.status().to_string());
+  }
+}
+
+long rss_kb(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+double cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may itself contain spaces or ')'.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 1));
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  // Fields from 3 (state) on; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  if (!fields) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+int find_process(const std::string& text) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return -1;
+  int found = -1;
+  while (const dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0') continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(text) != std::string::npos) {
+      found = static_cast<int>(pid);
+      break;
+    }
+  }
+  ::closedir(proc);
+  return found;
+}
+
+}  // namespace xrm::bench

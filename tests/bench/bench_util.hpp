@@ -1,0 +1,43 @@
+#pragma once
+// What the benchmark programs share: the pre-filled registry and its device ids, figures about a
+// running process read from /proc, and percentile statistics. Setup helpers throw
+// std::runtime_error; a benchmark turns that into a non-zero exit, never a missed target.
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace xrm::bench {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0);
+double seconds_between(Clock::time_point from, Clock::time_point to);
+
+struct Stats {
+  double p50, p95, max, mean;
+};
+// Nearest-rank percentiles of a non-empty sample.
+Stats stats(std::vector<double> v);
+// The middle value (the mean of the two middle ones for an even count); 0 for an empty sample.
+double median(std::vector<double> v);
+// One line: "  WHAT  p50 ... ms  p95 ... ms  max ... ms".
+void print(const char* what, const Stats& s);
+
+// "bench-00042": the ids fill_registry registers, in the same order.
+std::string device_id(int i);
+// Registers devices 0..n-1 (class "chiller", spread over owners, technicians and suppliers) in the
+// gateway's SQLite database under data_dir, through the registry library itself, one transaction
+// per device as provisioning does. gateway_id must be the one the daemon will run with. Call it
+// before the daemon starts: the daemon loads the registry once.
+void fill_registry(const std::string& data_dir, const std::string& gateway_id, int n);
+
+// Resident set size (VmRSS, kB); 0 if unreadable (the process is gone).
+long rss_kb(int pid);
+// CPU time the process has used so far, user plus system, all its threads including exited ones
+// (utime + stime of /proc/PID/stat, in clock ticks of 1/CLK_TCK s, usually 10 ms); -1 if unreadable.
+double cpu_seconds(int pid);
+// The pid of a running process whose command line contains text (e.g. a broker's config path);
+// -1 if there is none. Scans /proc: for setup, not for loops.
+int find_process(const std::string& text);
+
+}  // namespace xrm::bench
