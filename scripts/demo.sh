@@ -121,8 +121,15 @@ DEV_PASS=$(awk '$1 == "password" {print $2; exit}' "$WORK/provision.txt")
 echo "==> the device connects with exactly those credentials and reports"
 mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 -r \
   -t xrm/v1/dev/chiller-7/birth -m '{"model":"CH-200","firmware_version":"3.2.1"}'
-mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 \
-  -t xrm/v1/dev/chiller-7/tele -m '{"seq":1,"ts":'"$(date +%s%3N)"',"temp_c":4.2}'
+dev_pub() {  # TOPIC_LEAF PAYLOAD: one message as chiller-7, QoS 1
+  mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 -t "xrm/v1/dev/chiller-7/$1" -m "$2"
+}
+dev_pub tele '{"seq":1,"ts":'"$(date +%s%3N)"',"temp_c":4.2}'
+dev_pub tele '{"seq":2,"ts":'"$(date +%s%3N)"',"temp_c":4.4,"door":false}'
+echo "==> telemetry 3 and 4 never arrive (counted as missed), then 5; a fault event; one malformed message"
+dev_pub tele '{"seq":5,"ts":'"$(date +%s%3N)"',"temp_c":4.9,"door":true}'
+dev_pub evt '{"seq":1,"ts":'"$(date +%s%3N)"',"type":"fault","code":"E42","note":"compressor trips"}'
+dev_pub tele '{"seq":6,"temp_c":NaN}'
 echo "==> a device may not speak for another: chiller-7 publishing on chiller-8's topic is dropped by the broker"
 "$XRMCTL" provision chiller-8 --class chiller --owner acme >/dev/null
 mosquitto_pub -p "$LOCAL_PORT" -i chiller-7 -u chiller-7 -P "$DEV_PASS" -q 1 \
@@ -133,6 +140,7 @@ echo "==> relink: the customer changes"; "$XRMCTL" link chiller-7 --owner globex
 echo "--- xrmctl show chiller-7"; "$XRMCTL" show chiller-7 | sed 's/^/    /'
 echo "==> retire chiller-8: its credentials are revoked"; "$XRMCTL" retire chiller-8 | sed 's/^/    /'
 echo "--- xrmctl status"; "$XRMCTL" status | sed 's/^/    /'
+echo "--- xrmctl dead-letters"; "$XRMCTL" dead-letters | sed 's/^/    /'
 
 echo "==> upstream outage: stopping the central broker for 2 s"
 kill "$UP_PID"; wait "$UP_PID" 2>/dev/null || true

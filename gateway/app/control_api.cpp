@@ -254,6 +254,9 @@ Result<json> ControlApi::status(const json& args) {
   const auto now_ms = ctx_.clock.unix_ms();
   const auto& traffic = ctx_.traffic.stats();
   const auto& rc = ctx_.registry.counters();
+  // Buffered dead letters are written at most a second late; write them now so "stored" and
+  // "since start" agree in what a technician sees.
+  if (Status st = ctx_.dead_letters.flush(); !st) return st;
   const auto& dl = ctx_.dead_letters.counts();
   json by_lifecycle = json::object();
   for (const auto& [name, n] : ctx_.registry.count_by_lifecycle()) by_lifecycle[name] = n;
