@@ -241,15 +241,7 @@ void DeviceTraffic::handle_event(std::string_view device, std::string_view topic
   stats_.ignored_fields += ignored;
   st.ignored_fields += ignored;
   registry_.note_data(*d, topic);
-  const std::pair<std::uint32_t, std::uint64_t> key{event_.seq(), event_.ts()};
-  if (st.events.note(event_.seq()) == SeqVerdict::kDuplicate && event_.ts() != 0 &&
-      std::find(st.event_keys.begin(), st.event_keys.end(), key) != st.event_keys.end()) {
-    // The same number and time again (a device retry, or a redelivery the broker made): recorded
-    // once. Without a device time a repeated number is recorded again: better twice than never.
-    ++stats_.duplicate_events;
-    XRM_DEBUG << "ingest: " << topic << ": event seq " << event_.seq() << " seen before; not recorded again";
-    return forget();
-  }
+  st.events.note(event_.seq());
   const auto now = static_cast<std::uint64_t>(clock_.unix_ms());
   const std::uint64_t at = event_.ts() != 0 ? event_.ts() : now;
   xrm::v1::InteractionRecord rec;
@@ -259,11 +251,34 @@ void DeviceTraffic::handle_event(std::string_view device, std::string_view topic
   auto* body = rec.mutable_event();
   *body->mutable_event() = event_;
   body->set_received_at_ms(now);
-  // The record and the end of the journal entry commit together: exactly once.
+  // The record, its key and the end of the journal entry commit together: exactly once. The same
+  // seq and device time again (a device retry, a broker redelivery, a journal replay after a crash
+  // meeting the broker's redelivery) is recorded once. Without a device time a repeated number is
+  // recorded again: a rebooted device's new event must not be lost.
+  bool duplicate = false;
   Status written = db_.transaction([&]() -> Status {
-    if (auto seq = outbox_.append(rec); !seq) return seq.status();
+    if (event_.ts() != 0) {
+      auto key = db_.prepare("INSERT OR IGNORE INTO event_keys (device, seq, ts, at_ms) VALUES (?, ?, ?, ?);");
+      if (!key) return key.status();
+      key->bind(1, d->id).bind(2, static_cast<std::int64_t>(event_.seq()));
+      key->bind(3, static_cast<std::int64_t>(event_.ts())).bind(4, static_cast<std::int64_t>(now));
+      if (Status s = key->run(); !s) return s;
+      duplicate = sqlite3_changes(db_.handle()) == 0;
+      auto prune = db_.prepare("DELETE FROM event_keys WHERE device = ? AND at_ms < ?;");
+      if (!prune) return prune.status();
+      prune->bind(1, d->id).bind(2, static_cast<std::int64_t>(now) - kEventKeyTtlMs);
+      if (Status s = prune->run(); !s) return s;
+    }
+    if (!duplicate) {
+      if (auto seq = outbox_.append(rec); !seq) return seq.status();
+    }
     return journal_id != 0 ? InboundJournal::remove(db_, journal_id) : Status::ok();
   });
+  if (written && duplicate) {
+    ++stats_.duplicate_events;
+    XRM_DEBUG << "ingest: " << topic << ": event seq " << event_.seq() << " recorded before; not again";
+    return;
+  }
   if (!written) {
     // The journal entry stays (when there is one) and is replayed at the next start.
     ++stats_.record_errors;
@@ -273,8 +288,6 @@ void DeviceTraffic::handle_event(std::string_view device, std::string_view topic
     return;
   }
   ++stats_.events;
-  if (st.event_keys.size() >= kEventKeys) st.event_keys.erase(st.event_keys.begin());
-  st.event_keys.push_back(key);
   if (st.recent_events.size() >= kRecentEvents) st.recent_events.erase(st.recent_events.begin());
   st.recent_events.emplace_back(static_cast<std::int64_t>(now), event_);
   if (on_event_) on_event_(*d, event_);

@@ -67,6 +67,15 @@ constexpr const char* kMigrations[] = {
     "  topic   TEXT NOT NULL,"
     "  payload BLOB NOT NULL"
     ");"
+    // event_keys: (device, seq, ts) of the events recorded in the last 7 days, written with the
+    // event's record, so a repeated event is recorded once across restarts too.
+    "CREATE TABLE event_keys ("
+    "  device TEXT NOT NULL,"
+    "  seq    INTEGER NOT NULL,"
+    "  ts     INTEGER NOT NULL,"
+    "  at_ms  INTEGER NOT NULL,"
+    "  PRIMARY KEY (device, seq, ts)"
+    ") WITHOUT ROWID;"
     "CREATE TABLE dead_letters ("
     "  id     INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  at_ms  INTEGER NOT NULL,"

@@ -63,9 +63,6 @@ struct DeviceIngest {
   // The newest recorded service events (at most kRecentEvents), oldest first, with the time the
   // gateway received each.
   std::vector<std::pair<std::int64_t, xrm::v1::ServiceEvent>> recent_events;
-  // (seq, ts) of the last kEventKeys events recorded: an event is a duplicate only if both match
-  // one of them, so a rebooted device's new event 1 is not mistaken for the old event 1.
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> event_keys;
   // The ts of the device's last birth message: a different one means it restarted.
   std::uint64_t birth_ts = 0;
 };
@@ -74,7 +71,8 @@ class DeviceTraffic {
  public:
   static constexpr std::size_t kMaxReadings = 64;
   static constexpr std::size_t kRecentEvents = 10;
-  static constexpr std::size_t kEventKeys = 64;
+  // How long an event's (seq, ts) is remembered to recognise it when it comes again.
+  static constexpr std::int64_t kEventKeyTtlMs = 7LL * 24 * 3600 * 1000;
 
   using TelemetryFn = std::function<void(const registry::Device&, const TelemetrySample&, std::int64_t ts_ms)>;
   using EventFn = std::function<void(const registry::Device&, const xrm::v1::ServiceEvent&)>;
