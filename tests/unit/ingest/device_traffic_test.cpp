@@ -411,6 +411,22 @@ TEST(DeviceTraffic, JournaledEventLeavesNoJournalEntry) {
   CHECK_EQUAL(other, (*left)[0].id);
 }
 
+TEST(DeviceTraffic, RepeatedEventIsRecordedOnceAcrossARestart) {
+  // A journal replay after a crash can meet the broker's redelivery of the same event in the next
+  // run: the key written with the first record catches it.
+  TrafficFixture f;
+  f.add("pump-1");
+  const std::string payload = event_json(4, 1763900000000);
+  f.traffic->handle(kEvt, payload);
+  f.traffic = std::make_unique<DeviceTraffic>(*f.db, *f.registry, *f.outbox, *f.dead, f.clock, xrm::ingest::DecodeLimits{});
+  f.traffic->handle(kEvt, payload);
+  CHECK_EQUAL(std::size_t{1}, f.records(xrm::v1::RECORD_KIND_EVENT).size());
+  CHECK_EQUAL(std::uint64_t{1}, f.traffic->stats().duplicate_events);
+  // A different device time is a different event.
+  f.traffic->handle(kEvt, event_json(4, 1763900000001));
+  CHECK_EQUAL(std::size_t{2}, f.records(xrm::v1::RECORD_KIND_EVENT).size());
+}
+
 TEST(DeviceTraffic, RepeatedEventWithoutDeviceTimeIsRecordedAgain) {
   // Without a device time a repeated number cannot be told from a rebooted device's new event:
   // recorded twice rather than lost.
