@@ -116,4 +116,17 @@ int find_process(const std::string& text) {
   return found;
 }
 
+std::unique_ptr<mqtt::async_client> connect_dynsec_admin(const std::string& broker_url, const std::string& client_id,
+                                                        const std::string& user, const std::string& password) {
+  auto c = std::make_unique<mqtt::async_client>(broker_url, client_id, mqtt::create_options(MQTTVERSION_3_1_1),
+                                                nullptr);
+  c->start_consuming();
+  mqtt::connect_options opts;
+  opts.set_user_name(user);
+  opts.set_password(password);
+  c->connect(opts)->wait();
+  c->subscribe("$CONTROL/dynamic-security/v1/response", 1)->wait();
+  return c;
+}
+
 }  // namespace xrm::bench

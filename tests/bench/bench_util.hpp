@@ -3,6 +3,8 @@
 // running process read from /proc, and percentile statistics. Setup helpers throw
 // std::runtime_error; a benchmark turns that into a non-zero exit, never a missed target.
 #include <chrono>
+#include <memory>
+#include <mqtt/async_client.h>
 #include <string>
 #include <vector>
 
@@ -39,5 +41,10 @@ double cpu_seconds(int pid);
 // The pid of a running process whose command line contains text (e.g. a broker's config path);
 // -1 if there is none. Scans /proc: for setup, not for loops.
 int find_process(const std::string& text);
+
+// A plain Paho client (MQTT 3.1.1, consuming) connected to `broker_url` as its dynamic-security
+// admin and subscribed to the command responses: what the benchmarks send dynsec commands with.
+std::unique_ptr<mqtt::async_client> connect_dynsec_admin(const std::string& broker_url, const std::string& client_id,
+                                                        const std::string& user, const std::string& password);
 
 }  // namespace xrm::bench

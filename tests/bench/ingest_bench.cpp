@@ -504,13 +504,8 @@ class RawPublisher : public Publisher {
 // one role allowed to publish anywhere below xrm/v1/dev/ (devices each get their own narrow role;
 // one client standing in for the whole fleet needs the wide one).
 void create_publisher_account(const xrm::testing::Mosquitto& broker, const std::string& password) {
-  mqtt::async_client c(broker.url(), "bench-dynsec", mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
-  c.start_consuming();
-  mqtt::connect_options opts;
-  opts.set_user_name(broker.admin_user());
-  opts.set_password(broker.admin_password());
-  c.connect(opts)->wait();
-  c.subscribe("$CONTROL/dynamic-security/v1/response", 1)->wait();
+  auto admin = xrm::bench::connect_dynsec_admin(broker.url(), "bench-dynsec", broker.admin_user(), broker.admin_password());
+  mqtt::async_client& c = *admin;
   const json commands = {{"commands",
                           {{{"command", "createRole"},
                             {"rolename", kPublisherUser},

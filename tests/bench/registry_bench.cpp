@@ -57,13 +57,8 @@ void fill_dynsec(const std::string& path, int n) {
 // The broker's own cost of what a provision asks of it: createRole + createClient in one message,
 // sent by a plain Paho client as the dynamic-security admin, waiting for the response.
 std::vector<double> bare_dynsec(const xrm::testing::Mosquitto& broker, int samples) {
-  mqtt::async_client c(broker.url(), "bench-admin", mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
-  c.start_consuming();
-  mqtt::connect_options opts;
-  opts.set_user_name(broker.admin_user());
-  opts.set_password(broker.admin_password());
-  c.connect(opts)->wait();
-  c.subscribe("$CONTROL/dynamic-security/v1/response", 1)->wait();
+  auto admin = xrm::bench::connect_dynsec_admin(broker.url(), "bench-admin", broker.admin_user(), broker.admin_password());
+  mqtt::async_client& c = *admin;
   std::vector<double> out;
   for (int i = 0; i < samples; ++i) {
     const std::string id = "bare-" + std::to_string(i);
