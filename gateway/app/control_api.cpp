@@ -1,5 +1,6 @@
 #include "control_api.hpp"
 
+#include <cmath>
 #include <initializer_list>
 #include <set>
 
@@ -51,16 +52,19 @@ json stakeholders_json(const registry::Stakeholders& s) {
   return {{"owner", s.owner}, {"site", s.site}, {"technician", s.technician}, {"supplier", s.supplier}, {"model", s.model}};
 }
 
-json device_summary(const registry::Device& d) {
-  return {{"id", d.id},
-          {"class", d.class_name},
-          {"lifecycle", registry::to_string(d.lifecycle)},
-          {"online", d.online ? json(*d.online) : json(nullptr)},
-          {"score", nullptr},  // the health stage fills these
-          {"band", nullptr},
-          {"last_seen_ms", opt(d.last_seen_ms)},
-          {"stakeholders", stakeholders_json(d.links)}};
+// A score as shown: one decimal.
+json score_json(double score) { return std::round(score * 10) / 10; }
+
+json factor_json(const health::Factor& f) {
+  return {{"name", f.name},
+          {"kind", f.rule ? "rule" : "kpi"},
+          {"penalty", std::round(f.penalty * 100) / 100},
+          {"value", f.value ? json(*f.value) : json(nullptr)},
+          {"unit", f.unit},
+          {"why", f.why}};
 }
+
+std::string_view action_name(health::Escalation a) { return health::to_string(a); }
 
 json sequence_json(const ingest::SequenceCounters& c) {
   // The share of messages never received: missed / (received - duplicates + missed).
@@ -101,8 +105,9 @@ void ControlApi::handle(control::Request request, control::Reply reply) {
   if (verb == "link") return reply(link(request));
   if (verb == "status") return reply(status(request.args));
   if (verb == "dead-letters") return reply(dead_letters(request.args));
-  reply(Status::invalid_argument("unknown verb \"" + verb +
-                                 "\" (known: provision, devices, show, link, retire, status, dead-letters)"));
+  if (verb == "rules-reload") return reply(rules_reload(request.args));
+  reply(Status::invalid_argument(
+      "unknown verb \"" + verb + "\" (known: provision, devices, show, link, retire, status, dead-letters, rules-reload)"));
 }
 
 void ControlApi::provision(const control::Request& request, control::Reply reply) {
@@ -172,6 +177,18 @@ Result<json> ControlApi::devices(const json& args) {
   return json{{"devices", std::move(list)}};
 }
 
+json ControlApi::device_summary(const registry::Device& d) const {
+  const auto score = ctx_.health.score_of(d.id);
+  return {{"id", d.id},
+          {"class", d.class_name},
+          {"lifecycle", registry::to_string(d.lifecycle)},
+          {"online", d.online ? json(*d.online) : json(nullptr)},
+          {"score", score ? score_json(score->first) : json(nullptr)},
+          {"band", score ? json(health::to_string(score->second)) : json(nullptr)},
+          {"last_seen_ms", opt(d.last_seen_ms)},
+          {"stakeholders", stakeholders_json(d.links)}};
+}
+
 Result<json> ControlApi::show(const json& args) {
   if (Status st = check_args("show", args, {"device"}); !st) return st;
   auto id = string_arg("show", args, "device", true);
@@ -187,8 +204,35 @@ Result<json> ControlApi::show(const json& args) {
   for (const auto& e : *history) {
     h.push_back({{"at_ms", e.at_ms}, {"what", e.what}, {"old", e.old_value}, {"new", e.new_value}, {"actor", e.actor}});
   }
-  out.update(json{{"factors", json::array()},
-                  {"alerts", json::array()},
+  json factors = json::array();
+  json health = {{"why_no_score", nullptr}, {"pending_band", nullptr}, {"pending_since_ms", nullptr},
+                 {"band_since_ms", nullptr}};
+  if (auto e = ctx_.health.explain(*id)) {
+    for (const auto& f : e->factors) factors.push_back(factor_json(f));
+    out["score"] = score_json(e->score);
+    if (e->pending_band) {
+      health["pending_band"] = health::to_string(*e->pending_band);
+      health["pending_since_ms"] = e->pending_since_ms;
+    }
+    if (e->band_since_ms != 0) health["band_since_ms"] = e->band_since_ms;
+  } else {
+    health["why_no_score"] = ctx_.health.no_score_reason(*id);
+  }
+  json alerts = json::array();
+  for (const auto& a : ctx_.health.open_alerts(*id)) {
+    alerts.push_back({{"id", a.alert_id},
+                      {"cause", a.cause},
+                      {"band", health::to_string(a.band)},
+                      {"action", a.action == health::Escalation::kCommand ? "command:" + a.command
+                                                                           : std::string(action_name(a.action))},
+                      {"opened_ms", a.opened_ms},
+                      {"repeats", a.repeats},
+                      {"assignee", a.assignee},
+                      {"reason", a.reason}});
+  }
+  out.update(json{{"factors", std::move(factors)},
+                  {"alerts", std::move(alerts)},
+                  {"health", std::move(health)},
                   {"firmware", d->firmware},
                   {"model", d->links.model},
                   {"created_ms", d->created_ms},
@@ -254,6 +298,7 @@ Result<json> ControlApi::status(const json& args) {
   const auto now_ms = ctx_.clock.unix_ms();
   const auto& traffic = ctx_.traffic.stats();
   const auto& rc = ctx_.registry.counters();
+  const auto& drain = ctx_.uplink.drain().counters();
   // Buffered dead letters are written at most a second late; write them now so "stored" and
   // "since start" agree in what a technician sees.
   if (Status st = ctx_.dead_letters.flush(); !st) return st;
@@ -297,8 +342,40 @@ Result<json> ControlApi::status(const json& args) {
         {"critical", ob->critical},
         {"bytes", ob->bytes},
         {"last_seq", ob->last_seq},
-        {"oldest_age_ms", ob->oldest_created_ms ? json(now_ms - *ob->oldest_created_ms) : json(nullptr)}}}};
+        {"oldest_age_ms", ob->oldest_created_ms ? json(now_ms - *ob->oldest_created_ms) : json(nullptr)}}},
+      {"uplink",
+       {{"records_sent", drain.records_sent},
+        {"batches_sent", drain.batches_sent},
+        {"in_flight", drain.in_flight_batches},
+        {"publish_errors", drain.publish_errors},
+        {"last_error", drain.last_error.empty() ? json(nullptr) : json(drain.last_error)},
+        {"last_sent_seq", drain.last_sent_seq}}},
+      {"health", health_json()}};
   // condensation joins when the stage that counts it exists.
+}
+
+Result<json> ControlApi::rules_reload(const json& args) {
+  if (Status st = check_args("rules-reload", args, {}); !st) return st;
+  if (!ctx_.reload_rules) return Status::unavailable("rules-reload: not available");
+  return ctx_.reload_rules();
+}
+
+json ControlApi::health_json() const {
+  const auto& h = ctx_.health.stats();
+  json by_band = json::object();
+  for (const auto& [name, n] : ctx_.health.count_by_band()) by_band[name] = n;
+  return {{"by_band", std::move(by_band)},
+          {"open_alerts", ctx_.health.open_alert_count()},
+          {"alerts_opened", h.alerts_opened},
+          {"alerts_cleared", h.alerts_cleared},
+          {"alerts_suppressed", h.alerts_suppressed},
+          {"alerts_escalated", h.alerts_escalated},
+          {"band_changes", h.band_changes},
+          {"commands_sent", h.commands_sent},
+          {"snapshots_published", h.snapshots_published},
+          {"evaluations", h.evaluations},
+          {"record_errors", h.record_errors},
+          {"last_save_ms", h.last_save_ms != 0 ? json(h.last_save_ms) : json(nullptr)}};
 }
 
 Result<json> ControlApi::dead_letters(const json& args) {

@@ -2,11 +2,13 @@
 // The verbs of the control socket (xrmctl): argument checking, the call into the stage that owns
 // the answer, and the JSON result documented in docs/contract.md. Runs on the io thread.
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "xrm/common/clock.hpp"
 #include "xrm/control/server.hpp"
+#include "xrm/health/engine.hpp"
 #include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
@@ -31,6 +33,11 @@ struct ControlContext {
   ingest::DeadLetters& dead_letters;
   const ingest::LocalLink& local;
   const uplink::Uplink& uplink;
+  const health::HealthEngine& health;
+  // Reloads the profiles file (the daemon's rules reload, as on SIGHUP): the file's path and
+  // class count, or invalid_argument with every problem as FILE:LINE:KEY: message, one per line,
+  // the running rules unchanged.
+  std::function<Result<nlohmann::json>()> reload_rules;
 };
 
 class ControlApi {
@@ -46,6 +53,9 @@ class ControlApi {
   Result<nlohmann::json> link(const control::Request& request);
   Result<nlohmann::json> status(const nlohmann::json& args);
   Result<nlohmann::json> dead_letters(const nlohmann::json& args);
+  Result<nlohmann::json> rules_reload(const nlohmann::json& args);
+  nlohmann::json device_summary(const registry::Device& d) const;
+  nlohmann::json health_json() const;
   void provision(const control::Request& request, control::Reply reply);
   void retire(const control::Request& request, control::Reply reply);
 

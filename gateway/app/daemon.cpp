@@ -17,6 +17,8 @@
 #include "xrm/config/config.hpp"
 #include "xrm/config/options.hpp"
 #include "xrm/control/server.hpp"
+#include "xrm/common/topics.hpp"
+#include "xrm/health/engine.hpp"
 #include "xrm/health/profiles.hpp"
 #include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/device_traffic.hpp"
@@ -46,6 +48,13 @@ constexpr auto kShutdownDeadline = 6s;   // then the process exits regardless
 // much of them (never a lifecycle change: those are written at once).
 constexpr auto kFlushInterval = 10s;
 constexpr auto kDeadLetterFlushInterval = 1s;
+// How often every device's health is re-evaluated (windows age, `for` and dwell timers end,
+// silence grows): the most an alert can lag behind the moment its condition is met.
+constexpr auto kHealthTick = 500ms;
+
+health::EngineSettings health_settings(const config::Config& c) {
+  return {c.gateway.id, c.health.snapshot_interval};
+}
 
 ingest::DecodeLimits decode_limits(const config::Config& c) {
   ingest::DecodeLimits limits;
@@ -97,7 +106,8 @@ class Daemon {
  public:
   Daemon(config::Config config, health::Profiles profiles, std::string config_path)
       : config_(std::move(config)), profiles_(std::move(profiles)), config_path_(std::move(config_path)),
-        signals_(io_), watchdog_(io_), deadline_(io_), flush_timer_(io_), dead_letter_timer_(io_) {}
+        signals_(io_), watchdog_(io_), deadline_(io_), flush_timer_(io_), dead_letter_timer_(io_), health_timer_(io_),
+        health_save_timer_(io_) {}
 
   int run() {
     auto db = store::Database::open(config_.gateway.data_dir);
@@ -113,7 +123,7 @@ class Daemon {
       XRM_ERROR << db_->path() << ": cannot read the device registry: " << st.message();
       return kExitFailure;
     }
-    uplink_ = std::make_unique<uplink::Uplink>(io_, config_, *state_, clock_, XRM_VERSION);
+    uplink_ = std::make_unique<uplink::Uplink>(io_, config_, *state_, *outbox_, clock_, XRM_VERSION);
     auto journal = ingest::InboundJournal::open(config_.gateway.data_dir, clock_);
     if (!journal) {
       XRM_ERROR << "inbound journal: " << journal.status().message();
@@ -135,6 +145,31 @@ class Daemon {
     }
     traffic_ = std::make_unique<ingest::DeviceTraffic>(*db_, *registry_, *outbox_, *dead_letters_, clock_,
                                                        decode_limits(config_));
+    health_ = std::make_unique<health::HealthEngine>(*db_, *registry_, *outbox_, clock_, health_settings(config_));
+    if (Status st = health_->load(profiles_); !st) {
+      XRM_ERROR << db_->path() << ": cannot read the health state: " << st.message();
+      return kExitFailure;
+    }
+    traffic_->on_telemetry([this](const registry::Device& d, const ingest::TelemetrySample& s, std::int64_t,
+                                  const ingest::DeviceIngest& in) { health_->on_telemetry(d, s, in); });
+    traffic_->on_event([this](const registry::Device& d, const xrm::v1::ServiceEvent& e) { health_->on_event(d, e); });
+    traffic_->on_command_result(
+        [this](const registry::Device& d, const xrm::v1::CommandResult& r) { health_->on_command_result(d, r); });
+    health_->set_command_sink([this](const std::string& topic, std::string payload) {
+      local_->publish(topic, std::move(payload), [topic](const Status& st) {
+        if (!st) {
+          XRM_WARN << "health: command " << topic << " not delivered to the broker: " << st.message();
+        }
+      });
+    });
+    health_->set_snapshot_sink([this](const std::string& device, std::string payload) {
+      if (!uplink_->connected()) return false;
+      uplink_->publish_retained(topics::gw_health(config_.gateway.id, device), std::move(payload),
+                                [this, device](const Status& st) {
+                                  if (!st) health_->snapshot_failed(device);
+                                });
+      return true;
+    });
     local_->on_message([this](const mqtt_link::Connection::Message& msg, std::uint64_t journal_id) {
       const std::string& topic = msg->get_topic();
       if (topic == registry::DynsecAdmin::kResponseTopic) {
@@ -153,7 +188,8 @@ class Daemon {
     }
     control_api_ = std::make_unique<ControlApi>(ControlContext{config_.gateway.id, XRM_VERSION, config_.gateway.site,
                                                                clock_, clock_.steady_now(), *registry_, *provisioner_,
-                                                               *outbox_, *traffic_, *dead_letters_, *local_, *uplink_});
+                                                               *outbox_, *traffic_, *dead_letters_, *local_, *uplink_,
+                                                               *health_, [this] { return reload_rules(); }});
     auto server = control::Server::open(io_, config_.control.socket, [this](control::Request req, control::Reply reply) {
       control_api_->handle(std::move(req), std::move(reply));
     });
@@ -170,6 +206,8 @@ class Daemon {
     start_watchdog();
     schedule_flush();
     schedule_dead_letter_flush();
+    schedule_health_tick();
+    schedule_health_save();
 
     local_->start();
     uplink_->start();
@@ -185,6 +223,9 @@ class Daemon {
     }
     if (Status st = dead_letters_->flush(); !st) {
       XRM_ERROR << "dead letters: " << st.message();
+    }
+    if (Status st = health_->save(); !st) {
+      XRM_ERROR << "health: saving the state: " << st.message();
     }
     XRM_NOTICE << "xrm-gatewayd stopped";
     return kExitOk;
@@ -222,6 +263,8 @@ class Daemon {
         watchdog_.cancel();
         flush_timer_.cancel();
         dead_letter_timer_.cancel();
+        health_timer_.cancel();
+        health_save_timer_.cancel();
         deadline_.cancel();
         io_.stop();
       });
@@ -252,6 +295,8 @@ class Daemon {
     }
     profiles_ = std::move(profiles);
     provisioner_->set_classes(profiles_.class_names());
+    health_->set_profiles(profiles_);
+    health_->set_settings(health_settings(fresh));
     log::set_level(fresh.log.level);
     uplink_->reload(fresh);
     local_->reload(fresh);
@@ -269,6 +314,49 @@ class Daemon {
                << (restart_keys.empty() ? "" : "; changed but need a restart: " + restart_keys) << "; profiles "
                << profiles_.source_file << " (" << profiles_.profiles.size() << " classes)";
     sd_notify(0, "READY=1\nSTATUS=running");
+  }
+
+  // `xrmctl rules reload`: the profiles file named by the running configuration, swapped in whole
+  // or not at all.
+  Result<nlohmann::json> reload_rules() {
+    std::vector<config::ConfigError> errors;
+    health::Profiles fresh = health::load_profiles_file(config_.health.profiles, errors);
+    if (!errors.empty()) {
+      std::string lines;
+      for (const auto& e : errors) lines += (lines.empty() ? "" : "\n") + e.to_string();
+      XRM_ERROR << "rules reload: " << config_.health.profiles << " has errors; keeping the running rules:\n" << lines;
+      return Status::invalid_argument(lines);
+    }
+    profiles_ = std::move(fresh);
+    provisioner_->set_classes(profiles_.class_names());
+    health_->set_profiles(profiles_);
+    std::size_t rules = 0;
+    for (const auto& p : profiles_.profiles) rules += p.rules.size();
+    XRM_NOTICE << "rules reload: " << profiles_.source_file << " (" << profiles_.profiles.size() << " classes, "
+               << rules << " rules)";
+    return nlohmann::json{{"file", profiles_.source_file},
+                          {"classes", profiles_.class_names()},
+                          {"rules", rules}};
+  }
+
+  void schedule_health_tick() {
+    health_timer_.expires_after(kHealthTick);
+    health_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      health_->tick();
+      schedule_health_tick();
+    });
+  }
+
+  void schedule_health_save() {
+    health_save_timer_.expires_after(config_.health.save_interval);
+    health_save_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (Status st = health_->save(); !st) {
+        XRM_ERROR << "health: saving the state: " << st.message();
+      }
+      schedule_health_save();
+    });
   }
 
   void schedule_flush() {
@@ -291,6 +379,8 @@ class Daemon {
         XRM_ERROR << "dead letters: " << st.message();
       }
       schedule_dead_letter_flush();
+    schedule_health_tick();
+    schedule_health_save();
     });
   }
 
@@ -321,6 +411,8 @@ class Daemon {
   asio::steady_timer deadline_;
   asio::steady_timer flush_timer_;
   asio::steady_timer dead_letter_timer_;
+  asio::steady_timer health_timer_;
+  asio::steady_timer health_save_timer_;
   std::chrono::microseconds watchdog_interval_{};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::GatewayState> state_;
@@ -333,6 +425,7 @@ class Daemon {
   std::unique_ptr<registry::Provisioner> provisioner_;
   std::unique_ptr<ingest::DeadLetters> dead_letters_;
   std::unique_ptr<ingest::DeviceTraffic> traffic_;
+  std::unique_ptr<health::HealthEngine> health_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<control::Server> control_;
   bool stopping_ = false;

@@ -121,6 +121,15 @@ std::span<const OptionSpec> option_table() {
       {"health", "profiles", OptionType::kPath, "/etc/xrm-gateway/profiles.toml", false, false, "",
        "Profiles file: device classes, KPI weights, threshold rules, bands and escalation.",
        XRM_STR(health.profiles)},
+      {"health", "snapshot_interval", OptionType::kDuration, "30s", false, true, "",
+       "Least time between two retained HealthSnapshot messages of one device while only its score "
+       "moves; a band change is published at once.",
+       XRM_DUR(health.snapshot_interval)},
+      {"health", "save_interval", OptionType::kDuration, "60s", false, true, "",
+       "How often the health state of changed devices (windows, timers, KPI state) is written to the "
+       "database. A crash or power cut loses at most this much of it; bands, open alerts and their "
+       "records are written at once and never lost.",
+       XRM_DUR(health.save_interval)},
 
       {"log", "level", OptionType::kLogLevel, "info", false, true, "error|warning|notice|info|debug",
        "Least severe level written to stderr (journald under systemd).", XRM_LEVEL(log.level)},

@@ -26,7 +26,10 @@ namespace {
 // Spellings, indexed by the enums' values.
 constexpr std::array<std::string_view, 6> kFuncs = {"avg", "min", "max", "last", "count", "rate"};
 constexpr std::array<std::string_view, 6> kOps = {">", ">=", "<", "<=", "==", "!="};
-constexpr std::array<std::string_view, 3> kEscalations = {"none", "alert", "service_request"};
+constexpr std::array<std::string_view, 4> kEscalations = {"none", "alert", "service_request", "command"};
+constexpr std::string_view kCommandPrefix = "command:";
+constexpr std::int64_t kMinGapsWindowMs = 60'000;
+constexpr int kGapsWindowIntervals = 10;
 // offline_after, when the file leaves it out, is this many expected intervals.
 constexpr int kOfflineIntervals = 6;
 constexpr std::size_t kMaxMetricLength = 64;
@@ -159,13 +162,29 @@ class Loader {
     out = value;
   }
 
-  void read_escalation(const toml::node& node, int line, const std::string& name, Escalation& out) {
+  void read_escalation(const toml::node& node, int line, const std::string& name, Escalation& out,
+                       std::string& command) {
     const auto* text = node.as_string();
-    const int index = text == nullptr ? -1 : index_of(kEscalations, text->get());
     if (text == nullptr) {
-      add(line, name, "expected a string (none, alert or service_request), found " + std::string(config::toml_node_kind(node)));
-    } else if (index < 0) {
-      add(line, name, in_quotes(text->get()) + " is not one of none|alert|service_request");
+      add(line, name,
+          "expected a string (none, alert, service_request or command:NAME), found " +
+              std::string(config::toml_node_kind(node)));
+      return;
+    }
+    const std::string& value = text->get();
+    if (value.rfind(kCommandPrefix, 0) == 0) {
+      const std::string cmd = value.substr(kCommandPrefix.size());
+      if (const std::string why = id_error(cmd); !why.empty()) {
+        add(line, name, "command name " + in_quotes(cmd) + " " + why);
+        return;
+      }
+      out = Escalation::kCommand;
+      command = cmd;
+      return;
+    }
+    const int index = index_of(kEscalations, value);
+    if (index < 0 || static_cast<Escalation>(index) == Escalation::kCommand) {
+      add(line, name, in_quotes(value) + " is not one of none|alert|service_request|command:NAME");
     } else {
       out = static_cast<Escalation>(index);
     }
@@ -178,6 +197,7 @@ class Loader {
     const std::string label = read_label(table, "class", "profile", index, p.line, classes_, p.class_name);
     int offline_line = 0;
     int bands_line = 0;
+    int gaps_window_line = 0;
     each_entry(
         table, p.line, label, [&](std::string_view key, const toml::node& node, const std::string& name, int line) {
           if (key == "class") {
@@ -189,6 +209,32 @@ class Loader {
             read_duration(node, line, name, false, p.offline_after);
           } else if (key == "hysteresis") {
             read_number(node, line, name, p.hysteresis);
+          } else if (key == "dwell") {
+            read_duration(node, line, name, true, p.dwell);
+          } else if (key == "kpi") {
+            KpiTargets& k = p.kpi;
+            each_entry(node, line, name,
+                       [&](std::string_view target, const toml::node& value, const std::string& n, int l) {
+                         if (target == "gaps_window") {
+                           gaps_window_line = l;
+                           read_duration(value, l, n, false, k.gaps_window);
+                         } else if (target == "gaps_full") {
+                           read_number(value, l, n, k.gaps_full);
+                         } else if (target == "response_target") {
+                           read_duration(value, l, n, false, k.response_target);
+                         } else if (target == "recurrence_window") {
+                           read_duration(value, l, n, false, k.recurrence_window);
+                         } else if (target == "satisfaction_min") {
+                           read_number(value, l, n, k.satisfaction_min);
+                         } else if (target == "sla") {
+                           read_duration(value, l, n, false, k.sla);
+                         } else if (target == "period") {
+                           read_duration(value, l, n, false, k.period);
+                         } else {
+                           return false;
+                         }
+                         return true;
+                       });
           } else if (key == "bands") {
             bands_line = line;
             each_entry(
@@ -200,11 +246,11 @@ class Loader {
           } else if (key == "escalate") {
             each_entry(node, line, name,
                        [&](std::string_view band, const toml::node& value, const std::string& n, int l) {
-                         Escalation* field = band == "degraded"   ? &p.on_degraded
-                                             : band == "critical" ? &p.on_critical
-                                                                  : nullptr;
-                         if (field != nullptr) read_escalation(value, l, n, *field);
-                         return field != nullptr;
+                         const bool degraded = band == "degraded";
+                         if (!degraded && band != "critical") return false;
+                         read_escalation(value, l, n, degraded ? p.on_degraded : p.on_critical,
+                                         degraded ? p.degraded_command : p.critical_command);
+                         return true;
                        });
           } else if (key == "weights") {
             Weights& w = p.weights;
@@ -235,12 +281,21 @@ class Loader {
       constexpr auto kMax = milliseconds::max();
       p.offline_after = p.expected_interval > kMax / kOfflineIntervals ? kMax : p.expected_interval * kOfflineIntervals;
     }
+    if (gaps_window_line == 0) {
+      const milliseconds by_interval =
+          p.expected_interval > milliseconds::max() / kGapsWindowIntervals ? milliseconds::max()
+                                                                          : p.expected_interval * kGapsWindowIntervals;
+      p.kpi.gaps_window = std::max(by_interval, milliseconds(kMinGapsWindowMs));
+    }
     // Cross-checks only between values that were accepted, so one typo gives one error.
     if (errors_.size() == errors_before) {
       if (p.offline_after < p.expected_interval) {
         add(offline_line, label + ".offline_after",
             format_duration(p.offline_after) + " is shorter than expected_interval (" +
                 format_duration(p.expected_interval) + ")");
+      }
+      if (p.kpi.gaps_full <= 0) {
+        add(line_of(table.source()), label + ".kpi.gaps_full", "must be greater than 0 (percent)");
       }
       if (p.critical_band > p.healthy_band) {
         add(bands_line, label + ".bands",

@@ -1,6 +1,7 @@
 #include "xrm/ingest/device_traffic.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,34 @@ bool decode_birth(std::string_view payload, xrm::v1::Birth& out) {
       }
     }
     if (auto it = doc.find("ts"); it != doc.end() && it->is_number_unsigned()) out.set_ts(it->get<std::uint64_t>());
+    return true;
+  }
+  return out.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+}
+
+// A command result: protobuf CommandResult, or a JSON object with the same field names (only
+// request_id, status and message are read; status as the enum's name or number).
+bool decode_command_result(std::string_view payload, xrm::v1::CommandResult& out) {
+  out.Clear();
+  if (!payload.empty() && payload.front() == '{') {
+    auto doc = nlohmann::json::parse(payload, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return false;
+    if (auto it = doc.find("request_id"); it != doc.end() && it->is_string()) {
+      out.set_request_id(it->get<std::string>());
+    }
+    if (auto it = doc.find("message"); it != doc.end() && it->is_string()) out.set_message(it->get<std::string>());
+    if (auto it = doc.find("status"); it != doc.end()) {
+      xrm::v1::CommandStatus status = xrm::v1::COMMAND_STATUS_UNSPECIFIED;
+      if (it->is_string()) {
+        std::string name = it->get<std::string>();
+        for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (name.rfind("COMMAND_STATUS_", 0) != 0) name = "COMMAND_STATUS_" + name;
+        xrm::v1::CommandStatus_Parse(name, &status);
+      } else if (it->is_number_integer() && xrm::v1::CommandStatus_IsValid(it->get<int>())) {
+        status = static_cast<xrm::v1::CommandStatus>(it->get<int>());
+      }
+      out.set_status(status);
+    }
     return true;
   }
   return out.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
@@ -144,9 +173,23 @@ void DeviceTraffic::handle_leaf(Leaf leaf, std::string_view device, std::string_
       return;
     case Leaf::kEvt:
       return;  // handle_event
-    case Leaf::kCmdRes:
-      if (registry_.note_data(device, topic) != nullptr) ++stats_.accepted;
+    case Leaf::kCmdRes: {
+      const registry::Device* d = nullptr;
+      if (!admitted(device, topic, d)) return;
+      if (payload.size() > decoder_.limits().max_payload) {
+        dead_letter(state_of(*d), topic, "cmd-res payload larger than ingest.max_payload", payload);
+        return;
+      }
+      if (!decode_command_result(payload, command_result_)) {
+        dead_letter(state_of(*d), topic, "cmd-res payload is neither a JSON object nor a protobuf CommandResult",
+                    payload);
+        return;
+      }
+      ++stats_.accepted;
+      registry_.note_data(*d, topic);
+      if (on_command_result_) on_command_result_(*d, command_result_);
       return;
+    }
     case Leaf::kState: {
       const registry::Device* d = nullptr;
       if (!admitted(device, topic, d)) return;
@@ -217,7 +260,7 @@ void DeviceTraffic::handle_telemetry(std::string_view device, std::string_view t
     }
   }
   st.readings_ms = ts;
-  if (on_telemetry_) on_telemetry_(*d, sample_, ts);
+  if (on_telemetry_) on_telemetry_(*d, sample_, ts, st);
 }
 
 void DeviceTraffic::handle_event(std::string_view device, std::string_view topic, std::string_view payload,

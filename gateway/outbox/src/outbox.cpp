@@ -1,5 +1,7 @@
 #include "xrm/outbox/outbox.hpp"
 
+#include <utility>
+
 namespace xrm::outbox {
 
 Lane lane_of(xrm::v1::RecordKind kind) {
@@ -8,6 +10,19 @@ Lane lane_of(xrm::v1::RecordKind kind) {
     case xrm::v1::RECORD_KIND_HEALTH:
     case xrm::v1::RECORD_KIND_SCORECARD: return Lane::kBulk;
     default: return Lane::kCritical;  // event, alert, lifecycle, gap, and anything newer: keep it
+  }
+}
+
+std::string_view record_kind_name(xrm::v1::RecordKind kind) {
+  switch (kind) {
+    case xrm::v1::RECORD_KIND_SUMMARY: return "summary";
+    case xrm::v1::RECORD_KIND_EVENT: return "event";
+    case xrm::v1::RECORD_KIND_HEALTH: return "health";
+    case xrm::v1::RECORD_KIND_ALERT: return "alert";
+    case xrm::v1::RECORD_KIND_LIFECYCLE: return "lifecycle";
+    case xrm::v1::RECORD_KIND_GAP: return "gap";
+    case xrm::v1::RECORD_KIND_SCORECARD: return "scorecard";
+    default: return {};
   }
 }
 
@@ -33,7 +48,51 @@ Result<std::uint64_t> Outbox::append(xrm::v1::InteractionRecord& record) {
       .bind(6, static_cast<std::int64_t>(bytes.size()))
       .bind_blob(7, bytes);
   if (Status st = stmt->run(); !st) return st;
+  if (on_append_) on_append_();
   return *seq;
+}
+
+Result<std::vector<StoredRecord>> Outbox::peek(Lane lane, std::uint64_t after_seq, std::size_t max_records,
+                                               std::size_t max_bytes) {
+  std::vector<StoredRecord> rows;
+  if (max_records == 0) return rows;
+  // outbox_by_lane(lane, seq) serves both the filter and the order. The size check uses the bytes
+  // column, so a row that does not fit is not read.
+  auto stmt = db_.prepare(
+      "SELECT seq, kind, created_ms, bytes, record FROM outbox WHERE lane = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3;");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, static_cast<std::int64_t>(lane))
+      .bind(2, static_cast<std::int64_t>(after_seq))
+      .bind(3, static_cast<std::int64_t>(max_records));
+  std::size_t total = 0;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    const auto size = static_cast<std::size_t>(stmt->column_int(3));
+    if (!rows.empty() && total + size > max_bytes) break;
+    total += size;
+    StoredRecord r;
+    r.seq = static_cast<std::uint64_t>(stmt->column_int(0));
+    r.kind = static_cast<xrm::v1::RecordKind>(stmt->column_int(1));
+    r.created_ms = stmt->column_int(2);
+    r.bytes = stmt->column_blob(4);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+Status Outbox::remove(const std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return Status::ok();
+  return db_.transaction([&]() -> Status {
+    auto stmt = db_.prepare("DELETE FROM outbox WHERE seq = ?1;");
+    if (!stmt) return stmt.status();
+    for (const std::uint64_t seq : seqs) {
+      stmt->bind(1, static_cast<std::int64_t>(seq));
+      if (Status st = stmt->run(); !st) return st;
+    }
+    return Status::ok();
+  });
 }
 
 Result<Stats> Outbox::stats() {

@@ -84,6 +84,29 @@ constexpr const char* kMigrations[] = {
     "  size   INTEGER NOT NULL,"
     "  head   BLOB NOT NULL"
     ");",
+    // 4: the health stage. health_state: each device's windows, timers, KPI state and band
+    // (internal protobuf xrm.health.v1.DeviceHealthData), saved on an interval, on band changes and
+    // at shutdown. alerts: the open alerts, one per device and cause, written in the transaction
+    // of the alert record that opens them and deleted in the one that clears them.
+    "CREATE TABLE health_state ("
+    "  device   TEXT PRIMARY KEY,"
+    "  saved_ms INTEGER NOT NULL,"
+    "  data     BLOB NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE alerts ("
+    "  alert_id   TEXT PRIMARY KEY,"
+    "  device     TEXT NOT NULL,"
+    "  cause      TEXT NOT NULL,"
+    "  action     INTEGER NOT NULL,"
+    "  band       INTEGER NOT NULL,"
+    "  opened_ms  INTEGER NOT NULL,"
+    "  repeats    INTEGER NOT NULL DEFAULT 0,"
+    "  reason     TEXT NOT NULL,"
+    "  command    TEXT NOT NULL DEFAULT '',"
+    "  request_id TEXT NOT NULL DEFAULT '',"
+    "  assignee   TEXT NOT NULL DEFAULT ''"
+    ") WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX alerts_by_cause ON alerts(device, cause);",
 };
 
 Status make_dir(const std::string& dir) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "xrm/common/units.hpp"
+#include "xrm/health/profiles.hpp"
 #include "xrmctl/format.hpp"
 #include "xrmctl/qr.hpp"
 #include "xrmctl/render.hpp"
@@ -80,6 +81,29 @@ std::string one_line(std::string s) {
   return s;
 }
 
+// `xrmctl rules check FILE`: loads the file with the daemon's own loader, here, so a technician
+// can check a file before installing it (no daemon needed).
+int check_rules(const std::string& file, bool as_json, std::ostream& out, std::ostream& err) {
+  std::vector<config::ConfigError> errors;
+  const health::Profiles profiles = health::load_profiles_file(file, errors);
+  std::size_t rules = 0;
+  for (const auto& p : profiles.profiles) rules += p.rules.size();
+  if (as_json) {
+    json problems = json::array();
+    for (const auto& e : errors) problems.push_back(e.to_string());
+    out << json{{"file", file}, {"ok", errors.empty()}, {"classes", profiles.class_names()}, {"rules", rules},
+                {"errors", std::move(problems)}}
+               .dump(2)
+        << "\n";
+  } else if (errors.empty()) {
+    out << file << ": ok, " << profiles.profiles.size() << (profiles.profiles.size() == 1 ? " class, " : " classes, ")
+        << rules << (rules == 1 ? " rule" : " rules") << "\n";
+  } else {
+    for (const auto& e : errors) err << e.to_string() << "\n";
+  }
+  return errors.empty() ? kExitOk : kExitUsage;
+}
+
 }  // namespace
 
 int run(int argc, const char* const* argv, const Transport& send, const Clock& clock, std::ostream& out,
@@ -133,6 +157,16 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
       dead_letters->add_option("--limit", limit_text, "How many to show, 1 to 10000 (the daemon's default: 20)")
           ->type_name("N");
 
+  CLI::App* rules = app.add_subcommand("rules", "Health rules: check a profiles file, or reload the daemon's");
+  rules->require_subcommand(1);
+  std::string rules_file;
+  CLI::App* rules_check =
+      rules->add_subcommand("check", "Validate a profiles file here, without the daemon; every problem as FILE:LINE");
+  rules_check->add_option("FILE", rules_file, "Profiles file (TOML)")->required();
+  rules->add_subcommand("reload",
+                        "Make the daemon reload its profiles file (health.profiles); a bad file is refused "
+                        "and the running rules stay");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -149,7 +183,8 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
     return kExitUsage;
   }
   const CLI::App* verb = app.get_subcommands().front();
-  Request request{socket, verb->get_name(), json::object(), *timeout};
+  if (verb == rules && rules_check->parsed()) return check_rules(rules_file, as_json, out, err);
+  Request request{socket, verb == rules ? "rules-reload" : verb->get_name(), json::object(), *timeout};
   if (verb == provision || verb == show || verb == link || verb == retire) {
     if (const std::string e = device_id_error(device); !e.empty()) {
       err << "xrmctl: " << e << "\n";
@@ -215,6 +250,7 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
     if (name == "retire") out << render_retire(result);
     if (name == "status") out << render_status(result);
     if (name == "dead-letters") out << render_dead_letters(result);
+    if (name == "rules-reload") out << render_rules_reload(result);
   }
   if (!qr_error.empty()) err << "xrmctl: " << qr_error << "\n";
   return kExitOk;

@@ -191,11 +191,22 @@ std::string render_show(const json& r, std::int64_t now_ms) {
 
   out += "\nHealth\n";
   const json& score = field(r, "score");
+  const json& health = field(r, "health");
   if (score.is_number()) {
     const json& band = field(r, "band");
-    out += "  score " + cell(score) + (band.is_string() ? " (" + cell(band) + ")" : "") + "\n";
+    out += "  score " + cell(score) + (band.is_string() ? " (" + cell(band) + ")" : "");
+    if (const json& since = field(health, "band_since_ms"); since.is_number()) {
+      if (const auto ms = integer(since)) out += ", band since " + format_time_utc(*ms) + " (" + relative_age(now_ms, *ms) + ")";
+    }
+    out += "\n";
+    if (const json& pending = field(health, "pending_band"); pending.is_string()) {
+      const auto ms = integer(field(health, "pending_since_ms"));
+      out += "  becoming " + cell(pending) + (ms ? " (candidate since " + relative_age(now_ms, *ms) + ")" : "") +
+             "; the profile's dwell must pass first\n";
+    }
   } else {
-    out += "  no score yet\n";
+    const json& why = field(health, "why_no_score");
+    out += std::string("  no score yet") + (why.is_string() ? ": " + cell(why) : "") + "\n";
   }
   Rows factors;
   for (const json& f : array_field(r, "factors")) {
@@ -207,8 +218,15 @@ std::string render_show(const json& r, std::int64_t now_ms) {
 
   Rows alerts;
   for (const json& a : array_field(r, "alerts")) {
-    alerts.push_back({cell(field(a, "id")), cell(field(a, "band")), cell(field(a, "action")),
-                      time_cell(field(a, "opened_ms")), cell(field(a, "reason"))});
+    const json& assignee = field(a, "assignee");
+    const std::string to = assignee.is_string() && !assignee.get_ref<const std::string&>().empty()
+                               ? " -> " + cell(assignee)
+                               : "";
+    const json& repeats = field(a, "repeats");
+    const std::string again =
+        repeats.is_number() && repeats.get<double>() > 0 ? " (again " + cell(repeats) + "x)" : "";
+    alerts.push_back({cell(field(a, "id")), cell(field(a, "band")), cell(field(a, "action")) + to,
+                      time_cell(field(a, "opened_ms")), cell(field(a, "reason")) + again});
   }
   out += section("Open alerts", alerts);
 
@@ -313,6 +331,38 @@ std::string condensation_cell(const json& c) {
   return out;
 }
 
+// "sent 120 records, 5 batches, last seq 99, in flight 1, errors 2 (last: why)"; the last error
+// only when there is one.
+std::string uplink_cell(const json& u) {
+  if (!u.is_object()) return "-";
+  std::string errors = part(field(u, "publish_errors"), "errors ");
+  if (const json& last = field(u, "last_error"); last.is_string() && !last.get_ref<const std::string&>().empty()) {
+    errors += (errors.empty() ? "last error: " : " (last: ") + cell(last) + (errors.empty() ? "" : ")");
+  }
+  return join_known({part(field(u, "records_sent"), "sent ", " records"),
+                     part(field(u, "batches_sent"), "", " batches"), part(field(u, "last_sent_seq"), "last seq "),
+                     part(field(u, "in_flight"), "in flight "), errors});
+}
+
+// "healthy 10, degraded 2; 1 open alert (opened 3, cleared 2, suppressed 1)"
+std::string health_cell(const json& h) {
+  if (!h.is_object()) return "-";
+  std::string bands;
+  if (const json& by = field(h, "by_band"); by.is_object()) {
+    for (const auto& [name, n] : by.items()) bands += (bands.empty() ? "" : ", ") + name + " " + cell(n);
+  }
+  std::string alerts;
+  if (const auto open = integer(field(h, "open_alerts"))) {
+    alerts = std::to_string(*open) + (*open == 1 ? " open alert" : " open alerts");
+    const std::string counts =
+        join_known({part(field(h, "alerts_opened"), "opened "), part(field(h, "alerts_cleared"), "cleared "),
+                    part(field(h, "alerts_suppressed"), "suppressed "), part(field(h, "alerts_escalated"), "escalated ")});
+    if (counts != "-") alerts += " (" + counts + ")";
+  }
+  if (bands.empty()) bands = "no device scored";
+  return alerts.empty() ? bands : bands + "; " + alerts;
+}
+
 }  // namespace
 
 std::string render_status(const json& r) {
@@ -331,6 +381,8 @@ std::string render_status(const json& r) {
         join_known({part(field(ingest, "messages"), "", " messages"), part(field(ingest, "rate_per_s"), "", "/s")})},
        {"outbox",
         join_known({part(field(outbox, "depth"), "depth "), integer(oldest) ? "oldest " + duration_cell(oldest) : ""})},
+       {"uplink", uplink_cell(field(r, "uplink"))},
+       {"health", health_cell(field(r, "health"))},
        {"telemetry", sequence_cell(field(ingest, "telemetry_sequence"))},
        {"events", sequence_cell(field(ingest, "event_sequence"))},
        {"drops", join_known({part(field(ingest, "dropped"), "queue full "),
@@ -361,6 +413,13 @@ std::string render_dead_letters(const json& r) {
   const std::string counts = dead_letter_counts(r);
   if (counts == "-") return shown.empty() ? out : out + shown + "\n";
   return out + (shown.empty() ? counts : shown + ", " + counts) + "\n";
+}
+
+std::string render_rules_reload(const json& r) {
+  std::string classes;
+  for (const json& c : array_field(r, "classes")) classes += (classes.empty() ? "" : ", ") + cell(c);
+  return "rules reloaded from " + cell(field(r, "file")) + ": " + (classes.empty() ? "no classes" : classes) + " (" +
+         cell(field(r, "rules")) + " rules)\n";
 }
 
 std::string printable_head(std::string_view hex) {

@@ -41,6 +41,8 @@ std::string render_status(const nlohmann::json& result);
 // with the table's counts. The payload's first bytes (head_hex) print as ASCII, '.' for any byte
 // that is not printable, so a binary or hostile payload cannot drive the terminal.
 std::string render_dead_letters(const nlohmann::json& result);
+// rules-reload: the file and the classes now in force.
+std::string render_rules_reload(const nlohmann::json& result);
 
 // Hex text as the bytes it encodes, each printable ASCII byte (0x20 to 0x7e) as itself and any other
 // as '.'; a pair that is not hex reads '?', and an odd last digit is ignored.

@@ -12,7 +12,7 @@
 namespace xrm::uplink {
 
 Uplink::Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state,
-               const Clock& clock, std::string version)
+               outbox::Outbox& outbox, const Clock& clock, std::string version)
     : io_(io), shutdown_timer_(io), gateway_id_(config.gateway.id), version_(std::move(version)), state_(state), clock_(clock) {
   mqtt_link::ConnectionSettings settings;
   settings.name = "upstream";
@@ -20,6 +20,17 @@ Uplink::Uplink(boost::asio::io_context& io, const config::Config& config, store:
   settings.client_id = config.upstream.client_id.empty() ? "xrm-gw-" + config.gateway.id + "-up" : config.upstream.client_id;
   conn_ = mqtt_link::Connection::create(io_, std::move(settings), std::random_device{}());
   conn_->set_will_provider([this] { return next_will(); });
+  RecordDrain::Link link;
+  link.publish = [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
+    conn_->publish(topic, std::move(payload), 1, false, std::move(done));
+  };
+  link.connected = [this] { return conn_->connected(); };
+  drain_ = std::make_unique<RecordDrain>(io_, outbox, gateway_id_, clock_, std::move(link));
+  if (config.upstream.confirm == "central") {
+    // Not silently: an operator who chose "central" expects records to wait for central's Ack.
+    XRM_WARN << "upstream.confirm = \"central\" is not implemented yet: records are deleted on the broker's PUBACK "
+                "(as with \"broker\")";
+  }
   conn_->on_connected([this](int mqtt_version, bool) {
     conn_->publish(topics::gw_status(gateway_id_), status_payload(true, v1::STATUS_REASON_CONNECTED), 1, true,
                    [epoch = epoch_, mqtt_version](const Status& st) {
@@ -30,8 +41,13 @@ Uplink::Uplink(boost::asio::io_context& io, const config::Config& config, store:
                        XRM_WARN << "upstream: status online not published: " << st.message();
                      }
                    });
+    // After the status: publishes on one connection keep their order, so "online" goes first.
+    drain_->start();
   });
-  conn_->on_disconnected([](const std::string& why) { XRM_WARN << "upstream: disconnected: " << why; });
+  conn_->on_disconnected([this](const std::string& why) {
+    drain_->stop();
+    XRM_WARN << "upstream: disconnected: " << why;
+  });
 }
 
 std::optional<::mqtt::message> Uplink::next_will() {
@@ -64,7 +80,14 @@ std::string Uplink::status_payload(bool online, int reason) const {
 
 void Uplink::start() { conn_->start(); }
 
+void Uplink::publish_retained(const std::string& topic, std::string payload, std::function<void(Status)> done) {
+  conn_->publish(topic, std::move(payload), 1, true, std::move(done));
+}
+
 void Uplink::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
+  // Batches in flight may still be acknowledged before the disconnect; their records are removed
+  // then. The rest waits in the outbox for the next start.
+  drain_->stop();
   shutdown_done_ = std::move(done);
   if (!conn_->connected()) {
     finish_shutdown(timeout);

@@ -230,10 +230,47 @@ TEST(ProfilesLoad, NumbersOutOfRangeAreRefused) {
 
 TEST(ProfilesLoad, EscalationMustBeAKnownAction) {
   expect_one_error("[[profile]]\nclass = \"c\"\nescalate = { critical = \"page\" }\n",
-                   "p.toml:3:profile[c].escalate.critical: \"page\" is not one of none|alert|service_request");
+                   "p.toml:3:profile[c].escalate.critical: \"page\" is not one of "
+                   "none|alert|service_request|command:NAME");
   expect_one_error("[[profile]]\nclass = \"c\"\nescalate = { degraded = true }\n",
-                   "p.toml:3:profile[c].escalate.degraded: expected a string (none, alert or service_request), "
-                   "found a boolean");
+                   "p.toml:3:profile[c].escalate.degraded: expected a string (none, alert, service_request or "
+                   "command:NAME), found a boolean");
+  expect_one_error("[[profile]]\nclass = \"c\"\nescalate = { critical = \"command:re boot\" }\n",
+                   "p.toml:3:profile[c].escalate.critical: command name \"re boot\" has character 0x20");
+  expect_one_error("[[profile]]\nclass = \"c\"\nescalate = { critical = \"command\" }\n",
+                   "p.toml:3:profile[c].escalate.critical: \"command\" is not one of");
+}
+
+TEST(ProfilesLoad, CommandEscalationDwellAndKpiTargets) {
+  const auto p = xrm::health::load_profiles_string(
+      "[[profile]]\nclass = \"c\"\nexpected_interval = \"30s\"\ndwell = \"5s\"\n"
+      "escalate = { degraded = \"command:defrost\", critical = \"service_request\" }\n"
+      "kpi = { gaps_full = 10, response_target = \"2s\", recurrence_window = \"14d\", satisfaction_min = 8, "
+      "sla = \"24h\", period = \"90d\" }\n",
+      "p.toml", errors);
+  CHECK_TEXT(errors.empty(), joined(errors).c_str());
+  const auto& c = p.profiles.at(0);
+  CHECK(c.on_degraded == Escalation::kCommand);
+  STRCMP_EQUAL("defrost", c.degraded_command.c_str());
+  CHECK(c.on_critical == Escalation::kServiceRequest);
+  CHECK(c.dwell == 5s);
+  CHECK(c.kpi.gaps_window == 300s);  // 10 x expected_interval
+  DOUBLES_EQUAL(10, c.kpi.gaps_full, 1e-9);
+  CHECK(c.kpi.response_target == 2s);
+  CHECK(c.kpi.recurrence_window == std::chrono::hours(14 * 24));
+  DOUBLES_EQUAL(8, c.kpi.satisfaction_min, 1e-9);
+  CHECK(c.kpi.sla == 24h);
+  CHECK(c.kpi.period == std::chrono::hours(90 * 24));
+  // Defaults: dwell 30s, gaps window at least 1m.
+  const auto d = xrm::health::load_profiles_string("[[profile]]\nclass = \"d\"\nexpected_interval = \"1s\"\n",
+                                                   "p.toml", errors);
+  CHECK(d.profiles.at(0).dwell == 30s);
+  CHECK(d.profiles.at(0).kpi.gaps_window == 60s);
+  expect_one_error("[[profile]]\nclass = \"c\"\nkpi = { gaps_full = 0 }\n",
+                   "p.toml:1:profile[c].kpi.gaps_full: must be greater than 0");
+  expect_one_error("[[profile]]\nclass = \"c\"\nkpi = { sla = \"0s\" }\n",
+                   "p.toml:3:profile[c].kpi.sla: duration must be greater than zero");
+  expect_one_error("[[profile]]\nclass = \"c\"\nkpi = { sla_hours = 3 }\n", "p.toml:3:profile[c].kpi.sla_hours: unknown key");
 }
 
 TEST(ProfilesLoad, DuplicateClassNamesBothLines) {
@@ -303,7 +340,7 @@ wheights = { silence = 10 }
       "p.toml:4:profile[chiller].bands.critical: 500 is not between 0 and 100",
       "p.toml:7:profile[chiller].rule[overheat].when: column 12: expected \",\" after the metric name, found \"1\"",
       "p.toml:9:profile[chiller].class: duplicate class \"chiller\"; first defined at line 2",
-      "p.toml:10:profile[chiller].escalate.critical: \"panic\" is not one of none|alert|service_request",
+      "p.toml:10:profile[chiller].escalate.critical: \"panic\" is not one of none|alert|service_request|command:NAME",
       "p.toml:13:profile[pump].wheights: unknown key",
   };
   CHECK_EQUAL_TEXT(std::size(want), errors.size(), joined(errors).c_str());

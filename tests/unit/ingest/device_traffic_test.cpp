@@ -681,7 +681,8 @@ TEST(DeviceTraffic, CallbacksGetTheAcceptedData) {
   std::vector<std::pair<std::string, double>> tele_metrics;
   std::uint32_t tele_seq = 0;
   std::int64_t tele_ts = 0;
-  f.traffic->on_telemetry([&](const xrm::registry::Device& d, const xrm::ingest::TelemetrySample& s, std::int64_t ts) {
+  f.traffic->on_telemetry([&](const xrm::registry::Device& d, const xrm::ingest::TelemetrySample& s, std::int64_t ts,
+                              const xrm::ingest::DeviceIngest&) {
     ++tele_calls;
     tele_device = d.id;
     tele_seq = s.seq;

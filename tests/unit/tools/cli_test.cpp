@@ -9,6 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+#include <cstdio>
+
 #include "xrm/common/units.hpp"
 #include "xrmctl/cli.hpp"
 
@@ -277,4 +280,55 @@ TEST(Cli, DeadLettersFailuresExitLikeTheOtherVerbs) {
   Harness extra;
   CHECK_EQUAL(2, extra.run({"dead-letters", "pump-17"}));
   CHECK(extra.requests.empty());
+}
+
+TEST_GROUP(RulesVerbs){};
+
+namespace {
+
+std::string write_temp(const std::string& text) {
+  char name[] = "/tmp/xrmctl-rules-XXXXXX";
+  const int fd = mkstemp(name);
+  CHECK(fd >= 0);
+  CHECK(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fd);
+  return name;
+}
+
+}  // namespace
+
+TEST(RulesVerbs, CheckValidatesLocallyWithoutTheDaemon) {
+  Harness h;
+  const std::string good = write_temp(
+      "[[profile]]\nclass = \"chiller\"\n[[profile.rule]]\nname = \"hot\"\nwhen = \"avg(t, 1m) > 8\"\n");
+  CHECK_EQUAL(0, h.run({"rules", "check", good}));
+  STRCMP_EQUAL((good + ": ok, 1 class, 1 rule\n").c_str(), h.out.str().c_str());
+  CHECK(h.requests.empty());
+
+  Harness bad;
+  const std::string broken = write_temp("[[profile]]\nclass = \"chiller\"\n[[profile.rule]]\nname = \"hot\"\nwhen = \"avg(t 1m) > 8\"\n");
+  CHECK_EQUAL(2, bad.run({"rules", "check", broken}));
+  STRCMP_CONTAINS((broken + ":5:profile[chiller].rule[hot].when: column 7: expected \",\"").c_str(), bad.err.str().c_str());
+  CHECK(bad.requests.empty());
+
+  Harness missing;
+  CHECK_EQUAL(2, missing.run({"rules", "check", "/nonexistent/p.toml"}));
+  STRCMP_CONTAINS("/nonexistent/p.toml: cannot read", missing.err.str().c_str());
+  std::remove(good.c_str());
+  std::remove(broken.c_str());
+}
+
+TEST(RulesVerbs, ReloadAsksTheDaemonAndAnErrorExitsTwo) {
+  Harness h;
+  h.reply = json{{"file", "/etc/xrm-gateway/profiles.toml"}, {"classes", {"chiller"}}, {"rules", 2}};
+  CHECK_EQUAL(0, h.run({"rules", "reload"}));
+  CHECK_EQUAL(1u, h.requests.size());
+  STRCMP_EQUAL("rules-reload", h.requests[0].verb.c_str());
+  STRCMP_CONTAINS("rules reloaded from /etc/xrm-gateway/profiles.toml: chiller (2 rules)", h.out.str().c_str());
+  Harness refused;
+  refused.reply = Status::invalid_argument("p.toml:3:profile[c].bands.critical: 500 is not between 0 and 100");
+  CHECK_EQUAL(2, refused.run({"rules", "reload"}));
+  STRCMP_CONTAINS("p.toml:3:profile[c].bands.critical", refused.err.str().c_str());
+  Harness usage;
+  CHECK_EQUAL(2, usage.run({"rules"}));  // a subcommand is required
 }

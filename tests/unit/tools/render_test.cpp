@@ -202,6 +202,44 @@ TEST(RenderShow, NewDeviceHasNoScoreAndEmptySections) {
   STRCMP_CONTAINS("Counters\n  messages  7\n\nReadings\n  none\n", quiet.c_str());
 }
 
+TEST(RenderShow, HealthBandSinceCandidateReasonAndAlertDetails) {
+  const json r = {{"id", "c-7"},
+                  {"score", 60},
+                  {"band", "degraded"},
+                  {"health",
+                   {{"why_no_score", nullptr},
+                    {"band_since_ms", kNow - 120'000},
+                    {"pending_band", "critical"},
+                    {"pending_since_ms", kNow - 4'000}}},
+                  {"factors", {{{"name", "overheat"}, {"penalty", 40}, {"why", "max(temp_c, 2s) = 12 > 8"}},
+                               {{"name", "silence"}, {"penalty", 0}, {"why", "last data 1s ago"}}}},
+                  {"alerts",
+                   {{{"id", "c-7/overheat/1"},
+                     {"band", "critical"},
+                     {"action", "service_request"},
+                     {"assignee", "tech-ana"},
+                     {"repeats", 2},
+                     {"opened_ms", kNow - 60'000},
+                     {"reason", "overheat"}}}}};
+  const std::string text = render_show(r, kNow);
+  STRCMP_CONTAINS("Health\n  score 60 (degraded), band since 2027-01-15T07:58:00Z (2m ago)\n"
+                  "  becoming critical (candidate since 4s ago); the profile's dwell must pass first\n"
+                  "  overheat  -40  max(temp_c, 2s) = 12 > 8\n"
+                  "  silence   0    last data 1s ago\n",
+                  text.c_str());
+  STRCMP_CONTAINS("  c-7/overheat/1  critical  service_request -> tech-ana  2027-01-15T07:59:00Z  overheat (again 2x)\n",
+                  text.c_str());
+  const std::string none = render_show({{"id", "b"}, {"score", nullptr}, {"health", {{"why_no_score", "class boiler has no profile"}}}}, kNow);
+  STRCMP_CONTAINS("Health\n  no score yet: class boiler has no profile\n", none.c_str());
+}
+
+TEST_GROUP(RenderRules){};
+
+TEST(RenderRules, ReloadNamesFileClassesAndRules) {
+  STRCMP_EQUAL("rules reloaded from /etc/p.toml: chiller, pump (3 rules)\n",
+               render_rules_reload({{"file", "/etc/p.toml"}, {"classes", {"chiller", "pump"}}, {"rules", 3}}).c_str());
+}
+
 TEST(RenderShow, ToleratesMissingFieldsAndWrongTypes) {
   for (const json& odd : kOddValues) {
     render_show(odd, kNow);
@@ -259,7 +297,21 @@ json full_status() {
             {"dead_letters", {{"since_start", 15}, {"stored", 12}, {"deleted", 3}, {"not_stored", 0}}},
             {"telemetry_sequence", sequence(1097, 6, 0, 1, 2, 6.0 / 1103.0)},
             {"event_sequence", sequence(0, 0, 0, 0, 0, nullptr)}}},
-          {"outbox", {{"depth", 17}, {"critical", 0}, {"bytes", 4000}, {"last_seq", 99}, {"oldest_age_ms", 125'000}}}};
+          {"outbox", {{"depth", 17}, {"critical", 0}, {"bytes", 4000}, {"last_seq", 99}, {"oldest_age_ms", 125'000}}},
+          {"uplink",
+           {{"records_sent", 82},
+            {"batches_sent", 9},
+            {"in_flight", 1},
+            {"publish_errors", 0},
+            {"last_error", nullptr},
+            {"last_sent_seq", 82}}},
+          {"health",
+           {{"by_band", {{"degraded", 2}, {"healthy", 9}}},
+            {"open_alerts", 1},
+            {"alerts_opened", 3},
+            {"alerts_cleared", 2},
+            {"alerts_suppressed", 1},
+            {"alerts_escalated", 0}}}};
 }
 
 }  // namespace
@@ -276,6 +328,8 @@ TEST(RenderStatus, AlignedKeyValues) {
       "devices       12 (active 10, provisioned 1, retired 1)\n"
       "ingest        1234 messages, 3.2/s\n"
       "outbox        depth 17, oldest 2m5s\n"
+      "uplink        sent 82 records, 9 batches, last seq 82, in flight 1, errors 0\n"
+      "health        degraded 2, healthy 9; 1 open alert (opened 3, cleared 2, suppressed 1, escalated 0)\n"
       "telemetry     received 1097, missed 6 (0.54%), duplicates 0, late 1, resets 2\n"
       "events        received 0, missed 0, duplicates 0, late 0, resets 0\n"
       "drops         queue full 3, unknown device 7, retired device 2, bad topic 1\n"
@@ -305,6 +359,28 @@ TEST(RenderStatus, MissedShareAsPercentage) {
   }
 }
 
+TEST(RenderStatus, UplinkShowsTheLastErrorOnlyWhenThereIsOne) {
+  json r = full_status();
+  r["uplink"]["publish_errors"] = 3;
+  r["uplink"]["last_error"] = "publish refused by broker (reason 149)";
+  STRCMP_CONTAINS("uplink        sent 82 records, 9 batches, last seq 82, in flight 1, errors 3 (last: publish refused "
+                  "by broker (reason 149))\n",
+                  render_status(r).c_str());
+  r["uplink"]["last_error"] = "";
+  STRCMP_CONTAINS("in flight 1, errors 3\n", render_status(r).c_str());
+  // Only the error known: it still shows.
+  r["uplink"] = {{"last_error", "upstream: not connected"}};
+  STRCMP_CONTAINS("uplink        last error: upstream: not connected\n", render_status(r).c_str());
+  r["uplink"] = json::object();
+  STRCMP_CONTAINS("uplink        -\n", render_status(r).c_str());
+}
+
+TEST(RenderStatus, HealthWithNoDeviceScored) {
+  json r = full_status();
+  r["health"] = {{"by_band", json::object()}, {"open_alerts", 0}};
+  STRCMP_CONTAINS("health        no device scored; 0 open alerts\n", render_status(r).c_str());
+}
+
 TEST(RenderStatus, DeadLettersNotStoredShowOnlyWhenThereAreSome) {
   json r = full_status();
   r["ingest"]["dead_letters"]["not_stored"] = 40;
@@ -322,6 +398,8 @@ TEST(RenderStatus, MissingAndNullFieldsPrintDashes) {
       "devices       -\n"
       "ingest        -\n"
       "outbox        depth 0\n"
+      "uplink        -\n"
+      "health        -\n"
       "telemetry     -\n"
       "events        -\n"
       "drops         -\n"
@@ -340,13 +418,14 @@ TEST(RenderStatus, ToleratesWrongTypes) {
     render_status(odd);
     json r = json::object();
     for (const char* key :
-         {"gateway_id", "uptime_ms", "connections", "devices", "ingest", "outbox", "drops", "condensation"}) {
+         {"gateway_id", "uptime_ms", "connections", "devices", "ingest", "outbox", "uplink", "drops", "condensation"}) {
       r[key] = odd;
     }
     STRCMP_CONTAINS("condensation", render_status(r).c_str());
     r["connections"] = {{"local", odd}, {"upstream", {{"connected", odd}, {"url", odd}, {"mqtt_version", odd}}}};
     r["devices"] = {{"total", odd}, {"by_lifecycle", odd}};
     r["condensation"] = {{"bytes_in", odd}, {"bytes_out", odd}};
+    r["uplink"] = {{"records_sent", odd}, {"publish_errors", odd}, {"last_error", odd}};
     r["ingest"] = {{"telemetry_sequence", odd},
                    {"event_sequence", {{"missed", odd}, {"missed_share", odd}}},
                    {"dead_letters", odd},

@@ -62,6 +62,8 @@ struct Config {
   } outbox;
   struct Health {
     std::string profiles;
+    milliseconds snapshot_interval{};
+    milliseconds save_interval{};
   } health;
   struct Log {
     log::Level level = log::Level::kInfo;

@@ -17,8 +17,9 @@ namespace xrm::health {
 enum class RuleFunc { kAvg, kMin, kMax, kLast, kCount, kRate };
 enum class RuleOp { kGt, kGe, kLt, kLe, kEq, kNe };
 // What a band asks for. The values match EscalationAction in common/proto/xrm.proto; kNone is
-// that enum's UNSPECIFIED and means no alert is opened at all.
-enum class Escalation { kNone = 0, kAlert = 1, kServiceRequest = 2 };
+// that enum's UNSPECIFIED and means no alert is opened at all. kCommand sends a device command
+// (written "command:NAME" in the file) and records it as an alert.
+enum class Escalation { kNone = 0, kAlert = 1, kServiceRequest = 2, kCommand = 3 };
 
 // A rule's `when`, "FUNC(METRIC, WINDOW) OP NUMBER", e.g. avg(temp_c, 1m) > 8.
 struct RuleCondition {
@@ -43,9 +44,26 @@ struct Rule {
 struct Weights {
   double silence = 30;       // reports late or missing against expected_interval
   double gaps = 20;          // messages lost: holes in the device's sequence numbers
-  double response = 10;      // slow service: time from service_request to the technician's work
-  double recurrence = 20;    // faults that come back after fault_cleared or service_done
-  double satisfaction = 20;  // low customer ratings (satisfaction events)
+  double response = 10;      // slow answers: p90 time from a device command to its result
+  double recurrence = 20;    // a fault code that returns soon after service_done
+  double satisfaction = 20;  // service requests not closed by service_done and a good rating in time
+};
+
+// The targets the KPI factors measure against (docs/rules.md gives each formula).
+struct KpiTargets {
+  // Recent window of the gaps factor. Absent from the file: 10 x expected_interval, at least 1m.
+  std::chrono::milliseconds gaps_window{600'000};
+  double gaps_full = 20;  // percent of expected messages missing at which gaps takes its whole weight
+  // p90 of command results at or under this costs nothing; at twice this the whole weight.
+  std::chrono::milliseconds response_target{5'000};
+  // A fault code seen before a service_done that comes back within this is a recurrence; a
+  // recurrence counts this long.
+  std::chrono::milliseconds recurrence_window{30LL * 24 * 3600 * 1000};
+  double satisfaction_min = 4;  // a satisfaction score at or above this is a satisfied customer
+  // A service request must see service_done and a satisfaction >= satisfaction_min within this.
+  std::chrono::milliseconds sla{48LL * 3600 * 1000};
+  // Service requests opened within this period count for the satisfaction factor.
+  std::chrono::milliseconds period{30LL * 24 * 3600 * 1000};
 };
 
 struct Profile {
@@ -56,10 +74,15 @@ struct Profile {
   std::chrono::milliseconds offline_after{360'000};
   double healthy_band = 80;   // score >= this: healthy
   double critical_band = 50;  // score < this: critical; in between degraded. critical <= healthy
-  double hysteresis = 5;      // score points past a band edge before the band changes, 0 to 100
+  double hysteresis = 5;      // score points above a better band's edge before returning to it, 0 to 100
+  // A new band must hold this long before the device's band changes (noise cannot flap alerts).
+  std::chrono::milliseconds dwell{30'000};
   Escalation on_degraded = Escalation::kNone;
   Escalation on_critical = Escalation::kAlert;
+  std::string degraded_command;  // with kCommand: the command's name
+  std::string critical_command;
   Weights weights;
+  KpiTargets kpi;
   std::vector<Rule> rules;  // in file order
   int line = 0;             // of its [[profile]] header
 };

@@ -9,7 +9,8 @@
 // - evt (QoS 1): journaled before its PUBACK (inbound_journal.hpp); handle() writes the event
 //   record to the outbox and deletes the journal entry in one transaction: exactly once, across
 //   kill -9 and power loss.
-// - cmd-res (QoS 1): journaled the same way.
+// - cmd-res (QoS 1): journaled the same way. JSON {"request_id": "...", ...} or protobuf
+//   CommandResult; it counts as contact and feeds the health stage's response factor.
 // - birth, state: retained at the broker and idempotent; a change lost in a crash is corrected by
 //   the device's next one.
 // - tele: at most once. Its PUBACK goes out when it is queued in memory; a crash loses what was
@@ -74,8 +75,12 @@ class DeviceTraffic {
   // How long an event's (seq, ts) is remembered to recognise it when it comes again.
   static constexpr std::int64_t kEventKeyTtlMs = 7LL * 24 * 3600 * 1000;
 
-  using TelemetryFn = std::function<void(const registry::Device&, const TelemetrySample&, std::int64_t ts_ms)>;
+  // ts_ms: the device's time of the reading (the gateway's when it sent none); `ingest` holds the
+  // device's sequence figures after this message.
+  using TelemetryFn = std::function<void(const registry::Device&, const TelemetrySample&, std::int64_t ts_ms,
+                                         const DeviceIngest& ingest)>;
   using EventFn = std::function<void(const registry::Device&, const xrm::v1::ServiceEvent&)>;
+  using CommandResultFn = std::function<void(const registry::Device&, const xrm::v1::CommandResult&)>;
 
   // All references must outlive this.
   DeviceTraffic(store::Database& db, registry::Registry& registry, outbox::Outbox& outbox, DeadLetters& dead_letters,
@@ -88,6 +93,7 @@ class DeviceTraffic {
   // Later stages (health, condensation) subscribe here; called after the message was accepted.
   void on_telemetry(TelemetryFn fn) { on_telemetry_ = std::move(fn); }
   void on_event(EventFn fn) { on_event_ = std::move(fn); }
+  void on_command_result(CommandResultFn fn) { on_command_result_ = std::move(fn); }
 
   const TrafficStats& stats() const { return stats_; }
   // Messages per second over the last completed 10-second window (0 before the first one ends).
@@ -119,6 +125,8 @@ class DeviceTraffic {
   xrm::v1::ServiceEvent event_;
   TelemetryFn on_telemetry_;
   EventFn on_event_;
+  CommandResultFn on_command_result_;
+  xrm::v1::CommandResult command_result_;
   TrafficStats stats_;
   // Keyed by the registry's device (entries live as long as the registry).
   std::unordered_map<const registry::Device*, DeviceIngest> devices_;

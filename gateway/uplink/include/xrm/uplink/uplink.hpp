@@ -2,7 +2,9 @@
 // The gateway's presence at the central broker. Before every connect attempt it bumps the epoch
 // (persisted in SQLite, so it only grows) and registers a retained will "offline, this epoch";
 // once connected it publishes the retained GatewayStatus "online"; on shutdown it publishes
-// "offline" itself before disconnecting. Runs on the io thread.
+// "offline" itself before disconnecting. While connected, its RecordDrain sends the outbox's
+// records (record_drain.hpp); the status "online" always goes before the first record of a
+// connection. Runs on the io thread.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -13,20 +15,23 @@
 
 #include "xrm/common/clock.hpp"
 #include "xrm/config/config.hpp"
+#include "xrm/common/status.hpp"
 #include "xrm/mqtt/connection.hpp"
+#include "xrm/outbox/outbox.hpp"
 #include "xrm/store/gateway_state.hpp"
+#include "xrm/uplink/record_drain.hpp"
 
 namespace xrm::uplink {
 
 class Uplink {
  public:
-  // state and clock must outlive the Uplink.
-  Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state, const Clock& clock,
-         std::string version);
+  // state, outbox and clock must outlive the Uplink.
+  Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state, outbox::Outbox& outbox,
+         const Clock& clock, std::string version);
 
   void start();
-  // Publishes status offline (waits for its PUBACK, at most `timeout`), then disconnects; `done`
-  // runs on the io thread.
+  // Stops sending records, publishes status offline (waits for its PUBACK, at most `timeout`),
+  // then disconnects; `done` runs on the io thread.
   void shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
   // Applies the reloadable keys of a new configuration.
   void reload(const config::Config& config);
@@ -35,6 +40,11 @@ class Uplink {
   int mqtt_version() const { return conn_->mqtt_version(); }
   const std::string& url() const { return conn_->settings().broker.url; }
   std::uint64_t epoch() const { return epoch_; }
+  const RecordDrain& drain() const { return *drain_; }
+
+  // Publishes at QoS 1, retained (the health stage's HealthSnapshot); `done` runs on the io thread:
+  // ok after the PUBACK, unavailable when not connected (nothing is queued for later).
+  void publish_retained(const std::string& topic, std::string payload, std::function<void(Status)> done);
 
  private:
   std::string status_payload(bool online, int reason) const;
@@ -49,6 +59,7 @@ class Uplink {
   store::GatewayState& state_;
   const Clock& clock_;
   std::shared_ptr<mqtt_link::Connection> conn_;
+  std::unique_ptr<RecordDrain> drain_;
   std::uint64_t epoch_ = 0;
   std::int64_t epoch_since_ms_ = 0;
 };

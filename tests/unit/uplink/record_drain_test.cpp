@@ -1,0 +1,348 @@
+// The record drain against a real outbox (SQLite in a temporary directory) and a fake link that
+// records every publish and lets the test acknowledge, fail or refuse each one.
+#include <CppUTest/TestHarness.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xrm/common/clock.hpp"
+#include "xrm/outbox/outbox.hpp"
+#include "xrm/store/database.hpp"
+#include "xrm/store/gateway_state.hpp"
+#include "xrm/uplink/record_drain.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using xrm::Status;
+using xrm::uplink::RecordDrain;
+
+namespace {
+
+struct Published {
+  std::string topic;
+  xrm::v1::RecordBatch batch;
+  std::function<void(Status)> done;
+  bool answered = false;
+};
+
+std::string seqs_text(const xrm::v1::RecordBatch& b) {
+  std::string out;
+  for (const auto& r : b.records()) out += (out.empty() ? "" : ",") + std::to_string(r.seq());
+  return out;
+}
+
+}  // namespace
+
+TEST_GROUP(RecordDrain) {
+  std::string root;
+  xrm::FakeClock clock;
+  boost::asio::io_context io;
+  std::unique_ptr<xrm::store::Database> db;
+  std::unique_ptr<xrm::store::GatewayState> state;
+  std::unique_ptr<xrm::outbox::Outbox> outbox;
+  std::unique_ptr<RecordDrain> drain;
+  std::vector<Published> published;
+  bool connected = true;
+
+  void setup() override {
+    char tmpl[] = "/tmp/xrm-drain-XXXXXX";
+    CHECK(mkdtemp(tmpl) != nullptr);
+    root = tmpl;
+    auto opened = xrm::store::Database::open(root);
+    CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
+    db = std::move(*opened);
+    state = std::make_unique<xrm::store::GatewayState>(*db);
+    outbox = std::make_unique<xrm::outbox::Outbox>(*db, *state, "gw-t", clock);
+    make_drain(RecordDrain::kRetryDelay);
+  }
+  void teardown() override {
+    drain.reset();
+    outbox.reset();
+    state.reset();
+    db.reset();
+    fs::remove_all(root);
+  }
+
+  void make_drain(std::chrono::milliseconds retry_delay) {
+    RecordDrain::Link link;
+    link.publish = [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
+      Published p;
+      p.topic = topic;
+      CHECK_TEXT(p.batch.ParseFromString(payload), ("not a RecordBatch on " + topic).c_str());
+      p.done = std::move(done);
+      published.push_back(std::move(p));
+    };
+    link.connected = [this] { return connected; };
+    drain.reset();
+    drain = std::make_unique<RecordDrain>(io, *outbox, "gw-t", clock, std::move(link), retry_delay);
+  }
+
+  std::uint64_t add(xrm::v1::RecordKind kind, std::size_t pad = 1) {
+    xrm::v1::InteractionRecord r;
+    r.set_kind(kind);
+    r.set_device_id(std::string(pad, 'd'));
+    auto seq = outbox->append(r);
+    CHECK_TEXT(seq.is_ok(), seq.status().to_string().c_str());
+    return *seq;
+  }
+  void add_many(xrm::v1::RecordKind kind, int n) {
+    CHECK(db->transaction([&] {
+              for (int i = 0; i < n; ++i) add(kind);
+              return Status::ok();
+            }).is_ok());
+  }
+
+  // Runs what is ready on the io thread (posted wake-ups, nothing timed).
+  void poll() {
+    io.restart();
+    io.poll();
+  }
+  void answer(std::size_t i, Status st) {
+    CHECK_TEXT(i < published.size(), "no such publish");
+    CHECK_FALSE_TEXT(published[i].answered, "answered twice");
+    published[i].answered = true;
+    published[i].done(st);
+    poll();
+  }
+  void ack(std::size_t i) { answer(i, Status::ok()); }
+
+  std::uint64_t depth() { return outbox->stats()->records; }
+  std::size_t unanswered() const {
+    std::size_t n = 0;
+    for (const auto& p : published) n += p.answered ? 0 : 1;
+    return n;
+  }
+  void check_batch(std::size_t i, const char* topic, const char* seqs) {
+    CHECK_TEXT(i < published.size(), ("publish " + std::to_string(i) + " missing").c_str());
+    STRCMP_EQUAL(topic, published[i].topic.c_str());
+    STRCMP_EQUAL(seqs, seqs_text(published[i].batch).c_str());
+  }
+};
+
+TEST(RecordDrain, NothingIsSentBeforeStart) {
+  add(xrm::v1::RECORD_KIND_EVENT);
+  poll();
+  CHECK_EQUAL(0u, published.size());
+  CHECK_FALSE(drain->running());
+}
+
+TEST(RecordDrain, CriticalLaneFirstThenBulkEachInSeqOrderOneKindPerBatch) {
+  add(xrm::v1::RECORD_KIND_LIFECYCLE);  // 1 critical
+  add(xrm::v1::RECORD_KIND_LIFECYCLE);  // 2 critical
+  add(xrm::v1::RECORD_KIND_SUMMARY);    // 3 bulk
+  add(xrm::v1::RECORD_KIND_EVENT);      // 4 critical
+  add(xrm::v1::RECORD_KIND_EVENT);      // 5 critical
+  add(xrm::v1::RECORD_KIND_SUMMARY);    // 6 bulk
+  add(xrm::v1::RECORD_KIND_LIFECYCLE);  // 7 critical
+  clock.advance(5000ms);
+  drain->start();
+  CHECK_EQUAL(4u, published.size());  // the window is full
+  check_batch(0, "xrm/v1/gw/gw-t/rec/lifecycle", "1,2");
+  check_batch(1, "xrm/v1/gw/gw-t/rec/event", "4,5");
+  check_batch(2, "xrm/v1/gw/gw-t/rec/lifecycle", "7");
+  check_batch(3, "xrm/v1/gw/gw-t/rec/summary", "3,6");
+  const auto& b = published[1].batch;
+  STRCMP_EQUAL("gw-t", b.gateway_id().c_str());
+  CHECK_EQUAL(4u, b.first_seq());
+  CHECK_EQUAL(5u, b.last_seq());
+  LONGS_EQUAL(xrm::v1::RECORD_KIND_EVENT, b.kind());
+  CHECK_EQUAL(static_cast<std::uint64_t>(clock.unix_ms()), b.created_at_ms());
+  STRCMP_EQUAL("gw-t", b.records(0).gateway_id().c_str());
+  LONGS_EQUAL(xrm::v1::RECORD_KIND_EVENT, b.records(0).kind());
+  CHECK_EQUAL(4u, drain->counters().in_flight_batches);
+
+  // Rows go only with their PUBACK.
+  CHECK_EQUAL(7u, depth());
+  ack(1);
+  CHECK_EQUAL(5u, depth());
+  CHECK_EQUAL(4u, published.size());  // nothing left to read
+  ack(0);
+  ack(3);
+  ack(2);
+  CHECK_EQUAL(0u, depth());
+  const auto& c = drain->counters();
+  CHECK_EQUAL(7u, c.records_sent);
+  CHECK_EQUAL(4u, c.batches_sent);
+  CHECK_EQUAL(0u, c.in_flight_batches);
+  CHECK_EQUAL(0u, c.publish_errors);
+  CHECK_EQUAL(7u, c.last_sent_seq);
+  CHECK(c.last_error.empty());
+}
+
+TEST(RecordDrain, AtMostFourBatchesOfAtMostOneHundredInFlight) {
+  add_many(xrm::v1::RECORD_KIND_EVENT, 450);
+  drain->start();
+  CHECK_EQUAL(4u, published.size());
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK_EQUAL(100, published[i].batch.records_size());
+    CHECK_EQUAL(i * 100 + 1, published[i].batch.first_seq());
+    CHECK_EQUAL(i * 100 + 100, published[i].batch.last_seq());
+  }
+  poll();
+  CHECK_EQUAL(4u, published.size());  // nothing more until a PUBACK
+  ack(0);
+  CHECK_EQUAL(5u, published.size());
+  CHECK_EQUAL(50, published[4].batch.records_size());
+  CHECK_EQUAL(401u, published[4].batch.first_seq());
+  CHECK_EQUAL(4u, unanswered());
+  for (std::size_t i = 1; i < 5; ++i) ack(i);
+  CHECK_EQUAL(0u, depth());
+  CHECK_EQUAL(450u, drain->counters().records_sent);
+  CHECK_EQUAL(450u, drain->counters().last_sent_seq);
+}
+
+TEST(RecordDrain, BatchesStayNearTheByteLimitAndABigRecordGoesAlone) {
+  // About 10 KiB each: 12 fit in 128 KiB.
+  for (int i = 0; i < 13; ++i) add(xrm::v1::RECORD_KIND_EVENT, 10 * 1024);
+  add(xrm::v1::RECORD_KIND_EVENT, 200 * 1024);  // 14: larger than a batch
+  add(xrm::v1::RECORD_KIND_EVENT);              // 15
+  drain->start();
+  CHECK_EQUAL(4u, published.size());
+  CHECK_EQUAL(12, published[0].batch.records_size());
+  check_batch(1, "xrm/v1/gw/gw-t/rec/event", "13");
+  check_batch(2, "xrm/v1/gw/gw-t/rec/event", "14");
+  check_batch(3, "xrm/v1/gw/gw-t/rec/event", "15");
+  CHECK(published[0].batch.ByteSizeLong() <= RecordDrain::kMaxBatchBytes + 12 * 16 + 64);
+}
+
+TEST(RecordDrain, FreshCriticalRecordsOvertakeABulkBacklog) {
+  add_many(xrm::v1::RECORD_KIND_SUMMARY, 600);
+  drain->start();
+  CHECK_EQUAL(4u, published.size());
+  const std::uint64_t alert = add(xrm::v1::RECORD_KIND_ALERT);
+  poll();
+  CHECK_EQUAL(4u, published.size());  // the window is full
+  ack(0);
+  CHECK_EQUAL(5u, published.size());
+  check_batch(4, "xrm/v1/gw/gw-t/rec/alert", std::to_string(alert).c_str());
+  ack(1);
+  CHECK_EQUAL(6u, published.size());
+  STRCMP_EQUAL("xrm/v1/gw/gw-t/rec/summary", published[5].topic.c_str());
+  CHECK_EQUAL(401u, published[5].batch.first_seq());
+}
+
+TEST(RecordDrain, WakesOnAppendOncePerBurst) {
+  drain->start();
+  CHECK_EQUAL(0u, published.size());
+  add(xrm::v1::RECORD_KIND_EVENT);
+  add(xrm::v1::RECORD_KIND_EVENT);
+  add(xrm::v1::RECORD_KIND_EVENT);
+  CHECK_EQUAL(0u, published.size());  // append only posts
+  poll();
+  CHECK_EQUAL(1u, published.size());
+  check_batch(0, "xrm/v1/gw/gw-t/rec/event", "1,2,3");
+}
+
+TEST(RecordDrain, AppendInsideATransactionIsSentAfterTheCommit) {
+  drain->start();
+  CHECK(db->transaction([&] {
+            add(xrm::v1::RECORD_KIND_LIFECYCLE);
+            add(xrm::v1::RECORD_KIND_LIFECYCLE);
+            return Status::ok();
+          }).is_ok());
+  CHECK(db->transaction([&] {
+            add(xrm::v1::RECORD_KIND_LIFECYCLE);
+            return Status::io_error("rolled back");
+          }).is_ok() == false);
+  poll();
+  CHECK_EQUAL(1u, published.size());
+  check_batch(0, "xrm/v1/gw/gw-t/rec/lifecycle", "1,2");
+}
+
+TEST(RecordDrain, LostConnectionResendsEverythingNotAcknowledged) {
+  add(xrm::v1::RECORD_KIND_LIFECYCLE);  // 1
+  add(xrm::v1::RECORD_KIND_EVENT);      // 2
+  add(xrm::v1::RECORD_KIND_LIFECYCLE);  // 3
+  add(xrm::v1::RECORD_KIND_SUMMARY);    // 4
+  drain->start();
+  CHECK_EQUAL(4u, published.size());
+  ack(0);
+  // The connection goes: what was in flight fails (as mqtt_link::Connection reports it), then stop().
+  connected = false;
+  answer(1, Status::unavailable("upstream: connection lost before acknowledgement"));
+  answer(3, Status::unavailable("upstream: connection lost before acknowledgement"));
+  drain->stop();
+  add(xrm::v1::RECORD_KIND_EVENT);  // 5, while down
+  poll();
+  CHECK_EQUAL(4u, published.size());  // nothing while down, and no retry timer either
+  // Publish 2 (seq 3) was acknowledged after all, late: its record goes.
+  ack(2);
+  CHECK_EQUAL(3u, depth());
+  connected = true;
+  drain->start();
+  CHECK_EQUAL(6u, published.size());
+  check_batch(4, "xrm/v1/gw/gw-t/rec/event", "2,5");
+  check_batch(5, "xrm/v1/gw/gw-t/rec/summary", "4");
+  CHECK_EQUAL(2u, drain->counters().in_flight_batches);
+  ack(4);
+  ack(5);
+  CHECK_EQUAL(0u, depth());
+  CHECK_EQUAL(2u, drain->counters().publish_errors);
+  CHECK_EQUAL(0u, drain->counters().in_flight_batches);
+  CHECK_EQUAL(5u, drain->counters().last_sent_seq);
+}
+
+TEST(RecordDrain, RefusedBatchIsRetriedAfterTheRetryDelay) {
+  make_drain(100ms);
+  add(xrm::v1::RECORD_KIND_EVENT);      // 1
+  add(xrm::v1::RECORD_KIND_LIFECYCLE);  // 2
+  drain->start();
+  CHECK_EQUAL(2u, published.size());
+  const auto refused_at = std::chrono::steady_clock::now();
+  answer(0, Status::unavailable("publish refused by broker (reason 149)"));
+  ack(1);
+  CHECK_EQUAL(1u, drain->counters().publish_errors);
+  STRCMP_EQUAL("publish refused by broker (reason 149)", drain->counters().last_error.c_str());
+  add(xrm::v1::RECORD_KIND_EVENT);  // 3
+  poll();
+  CHECK_EQUAL(2u, published.size());  // waiting, not a tight loop
+  const auto t0 = std::chrono::steady_clock::now();
+  io.restart();
+  while (published.size() == 2u && std::chrono::steady_clock::now() - t0 < 2s) io.run_one_for(50ms);
+  CHECK(std::chrono::steady_clock::now() - refused_at >= 100ms);
+  CHECK_EQUAL(3u, published.size());
+  // From the oldest record still stored: seq 2 went meanwhile, so 1 and 3 are now one run of events.
+  check_batch(2, "xrm/v1/gw/gw-t/rec/event", "1,3");
+  ack(2);
+  CHECK_EQUAL(0u, depth());
+  CHECK_EQUAL(1u, drain->counters().publish_errors);
+}
+
+TEST(RecordDrain, UnparseableAndUnknownKindRowsAreRemovedUnsent) {
+  const std::uint64_t good = add(xrm::v1::RECORD_KIND_EVENT);  // 1
+  auto stmt = db->prepare(
+      "INSERT INTO outbox(seq, lane, kind, device, created_ms, bytes, record) VALUES(?1, 0, ?2, 'x', 0, 7, ?3);");
+  CHECK(stmt.is_ok());
+  // 2: an event that is not a protobuf message; 3: a kind this build has no topic for.
+  stmt->bind(1, std::int64_t{2})
+      .bind(2, std::int64_t{xrm::v1::RECORD_KIND_EVENT})
+      .bind_blob(3, "\xff\xff\xff\xff\xff\xff\xff");
+  CHECK(stmt->run().is_ok());
+  stmt->bind(1, std::int64_t{3}).bind(2, std::int64_t{77}).bind_blob(3, "");
+  CHECK(stmt->run().is_ok());
+  drain->start();
+  CHECK_EQUAL(1u, published.size());
+  check_batch(0, "xrm/v1/gw/gw-t/rec/event", std::to_string(good).c_str());
+  CHECK_EQUAL(1u, depth());  // only the good one is left, waiting for its PUBACK
+  ack(0);
+  CHECK_EQUAL(0u, depth());
+  CHECK_EQUAL(1u, drain->counters().records_sent);
+}
+
+TEST(RecordDrain, DestroyedDrainIgnoresLateCallbacksAndAppends) {
+  add(xrm::v1::RECORD_KIND_EVENT);
+  drain->start();
+  CHECK_EQUAL(1u, published.size());
+  auto done = published[0].done;
+  drain.reset();
+  done(Status::ok());               // nothing to call back into
+  add(xrm::v1::RECORD_KIND_EVENT);  // no on_append left
+  poll();
+  CHECK_EQUAL(2u, depth());
+}
