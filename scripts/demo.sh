@@ -99,8 +99,26 @@ keepalive = "5s"
 socket = "$WORK/control.sock"
 
 [health]
-profiles = "$ROOT/docs/examples/profiles.toml"
+profiles = "$WORK/profiles.toml"
+snapshot_interval = "5s"
 CONF
+# The sample's chiller (docs/examples/profiles.toml) with seconds instead of minutes, so the whole
+# story fits in the demo.
+cat >"$WORK/profiles.toml" <<'PROFILES'
+[[profile]]
+class = "chiller"
+expected_interval = "2s"
+offline_after = "60s"
+dwell = "2s"
+escalate = { degraded = "alert", critical = "service_request" }
+
+[[profile.rule]]
+name = "overheat"
+when = "avg(temp_c, 4s) > 8"
+for = "2s"
+penalty = 40
+PROFILES
+"$XRMCTL" rules check "$WORK/profiles.toml" | sed 's/^/    /' 
 "$GATEWAYD" --config "$WORK/gateway.toml" --check-config
 
 status() {  # the retained GatewayStatus as the central XRM sees it, decoded
@@ -138,6 +156,28 @@ sleep 0.5
 echo "--- xrmctl devices"; "$XRMCTL" devices | sed 's/^/    /'
 echo "==> relink: the customer changes"; "$XRMCTL" link chiller-7 --owner globex | sed 's/^/    /'
 echo "--- xrmctl show chiller-7"; "$XRMCTL" show chiller-7 | sed 's/^/    /'
+alert_record() {  # FILE: one RecordBatch from rec/alert, the lines a person reads
+  protoc --decode=xrm.v1.RecordBatch -I "$ROOT/common/proto" xrm.proto <"$1" \
+    | grep -E '^\s+(device_id|technician|owner|site|alert_id|state|cause|action|reason|assignee):' | sed 's/^ */    /'
+}
+echo "==> the cold room warms up: temp_c 11.5 (rule overheat: avg(temp_c, 4s) > 8 for 2s, 40 points)"
+mosquitto_sub -p "$UP_PORT" -t xrm/v1/gw/gw-demo/rec/alert -C 1 -W 30 -N -F '%p' >"$WORK/alert-opened.bin" & SUB_PID=$!
+sleep 0.3
+for seq in $(seq 7 22); do dev_pub tele '{"seq":'"$seq"',"temp_c":11.5}'; sleep 0.5; done
+wait "$SUB_PID" || true
+echo "--- central receives an alert record (rec/alert), addressed by its stakeholders:"
+alert_record "$WORK/alert-opened.bin"
+echo "--- xrmctl show chiller-7: the score explains itself"
+"$XRMCTL" show chiller-7 | sed -n '/^Health/,/^Counters/p' | grep -v '^Counters' | sed 's/^/    /'
+echo "==> it cools down to 4.5: the alert clears by itself once the band is healthy again"
+mosquitto_sub -p "$UP_PORT" -t xrm/v1/gw/gw-demo/rec/alert -C 1 -W 30 -N -F '%p' >"$WORK/alert-cleared.bin" & SUB_PID=$!
+sleep 0.3
+for seq in $(seq 23 42); do
+  dev_pub tele '{"seq":'"$seq"',"temp_c":4.5}'; sleep 0.5
+  [[ -s "$WORK/alert-cleared.bin" ]] && break
+done
+wait "$SUB_PID" || true
+alert_record "$WORK/alert-cleared.bin"
 echo "==> retire chiller-8: its credentials are revoked"; "$XRMCTL" retire chiller-8 | sed 's/^/    /'
 echo "--- xrmctl status"; "$XRMCTL" status | sed 's/^/    /'
 echo "--- xrmctl dead-letters"; "$XRMCTL" dead-letters | sed 's/^/    /'

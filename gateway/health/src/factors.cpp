@@ -332,7 +332,7 @@ Factor KpiState::explain(KpiFactor f, const Profile& p, std::int64_t now_ms) con
       const double share = 100.0 * static_cast<double>(missed) / static_cast<double>(expected);
       out.value = share;
       out.why = std::to_string(missed) + " of " + std::to_string(expected) + " expected messages missing (" +
-                readable_number(share) + "%) in the last " + readable_duration(t.gaps_window.count()) +
+                readable_number(std::round(share * 10) / 10) + "%) in the last " + readable_duration(t.gaps_window.count()) +
                 "; whole weight at " + readable_number(t.gaps_full) + "%";
       break;
     }
