@@ -340,3 +340,46 @@ TEST(Engine, RulesReloadKeepsWindowsAndAlerts) {
   CHECK_EQUAL(1u, f.engine->open_alert_count());
   CHECK_EQUAL(9u, f.engine->explain("c-1")->factors.size());
 }
+
+TEST(Engine, SnapshotsAtOnceOnABandChangeOtherwiseRateLimited) {
+  Fixture f;
+  std::vector<std::pair<std::string, xrm::v1::HealthSnapshot>> sent;
+  bool connected = true;
+  f.engine->set_snapshot_sink([&](const std::string& device, std::string payload) {
+    if (!connected) return false;
+    xrm::v1::HealthSnapshot snap;
+    CHECK(snap.ParseFromString(payload));
+    sent.emplace_back(device, snap);
+    return true;
+  });
+  f.run("temp_c", 5, 2);
+  CHECK_EQUAL(1u, sent.size());  // the first band
+  STRCMP_EQUAL("c-1", sent[0].first.c_str());
+  CHECK_EQUAL(xrm::v1::HEALTH_BAND_HEALTHY, sent[0].second.band());
+  STRCMP_EQUAL("tech-ana", sent[0].second.stakeholders().technician().c_str());
+  STRCMP_EQUAL("gw-t", sent[0].second.gateway_id().c_str());
+  f.tele("wobble", 1);  // 83: the score moved, the band did not
+  f.run("temp_c", 5, 5);
+  CHECK_EQUAL(1u, sent.size());  // within snapshot_interval (30 s)
+  f.run("temp_c", 5, 30);
+  CHECK_EQUAL(2u, sent.size());
+  DOUBLES_EQUAL(83, sent[1].second.score(), 1e-9);
+  connected = false;  // not connected: stays due
+  f.run("temp_c", 12, 12);
+  CHECK_EQUAL(2u, sent.size());
+  connected = true;
+  f.run("temp_c", 12, 1);
+  CHECK_EQUAL(3u, sent.size());
+  CHECK_EQUAL(xrm::v1::HEALTH_BAND_CRITICAL, sent[2].second.band());  // overheat 40 + wobble 17
+  // Retired: the retained snapshot is cleared with an empty payload, once.
+  std::vector<std::string> cleared;
+  f.engine->set_snapshot_sink([&](const std::string& device, std::string payload) {
+    if (payload.empty()) cleared.push_back(device);
+    return true;
+  });
+  CHECK(f.registry->retire("c-1", "test").is_ok());
+  f.engine->tick();
+  f.engine->tick();
+  CHECK_EQUAL(1u, cleared.size());
+  CHECK_EQUAL(0u, f.engine->open_alert_count());  // its alert cleared too
+}

@@ -673,6 +673,33 @@ TEST(DeviceTraffic, CommandResultIsAcceptedAndItsJournalEntryGoes) {
   CHECK_EQUAL(std::size_t{0}, f.journal_rows());
 }
 
+TEST(DeviceTraffic, CommandResultsAreDecodedAndHandedOnGarbageIsDeadLettered) {
+  TrafficFixture f;
+  f.add("pump-1");
+  std::vector<std::pair<std::string, std::string>> results;  // device, request id
+  std::vector<int> statuses;
+  f.traffic->on_command_result([&](const xrm::registry::Device& d, const xrm::v1::CommandResult& r) {
+    results.emplace_back(d.id, r.request_id());
+    statuses.push_back(r.status());
+  });
+  f.traffic->handle(kCmdRes, R"({"request_id":"R-1","status":"ok","message":"done"})");
+  xrm::v1::CommandResult pb;
+  pb.set_request_id("R-2");
+  pb.set_status(xrm::v1::COMMAND_STATUS_ERROR);
+  f.traffic->handle(kCmdRes, pb.SerializeAsString());
+  f.traffic->handle(kCmdRes, R"({"request_id":"R-3","status":5})");
+  f.traffic->handle(kCmdRes, "{not json");
+  CHECK_EQUAL(3u, results.size());
+  STRCMP_EQUAL("pump-1", results[0].first.c_str());
+  STRCMP_EQUAL("R-1", results[0].second.c_str());
+  CHECK_EQUAL(xrm::v1::COMMAND_STATUS_OK, statuses[0]);
+  STRCMP_EQUAL("R-2", results[1].second.c_str());
+  CHECK_EQUAL(xrm::v1::COMMAND_STATUS_ERROR, statuses[1]);
+  CHECK_EQUAL(xrm::v1::COMMAND_STATUS_REJECTED, statuses[2]);
+  CHECK_EQUAL(std::uint64_t{3}, f.traffic->stats().accepted);
+  CHECK_EQUAL(std::uint64_t{1}, f.traffic->stats().dead_letters);
+}
+
 TEST(DeviceTraffic, CallbacksGetTheAcceptedData) {
   TrafficFixture f;
   f.add("pump-1");
