@@ -15,6 +15,7 @@
 #include "xrm/registry/registry.hpp"
 #include "xrm/store/database.hpp"
 #include "xrm/store/gateway_state.hpp"
+#include "xrm/testing/store_fixture.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -49,46 +50,28 @@ when = "last(wobble, 1m) > 0"
 penalty = 17
 )";
 
-struct Fixture {
-  std::string root;
-  xrm::FakeClock clock;
-  std::unique_ptr<xrm::store::Database> db;
-  std::unique_ptr<xrm::store::GatewayState> state;
-  std::unique_ptr<xrm::outbox::Outbox> outbox;
-  std::unique_ptr<xrm::registry::Registry> registry;
+struct Fixture : xrm::testing::StoreFixture {
   std::unique_ptr<xrm::health::HealthEngine> engine;
   xrm::health::Profiles profiles;
   xrm::ingest::DeviceIngest ingest;
   std::vector<std::pair<std::string, std::string>> commands;
   std::string profiles_text = kProfiles;
 
-  explicit Fixture(const std::string& text = kProfiles) : profiles_text(text) {
-    char tmpl[] = "/tmp/xrm-health-XXXXXX";
-    CHECK(mkdtemp(tmpl) != nullptr);
-    root = tmpl;
-    open();
+  explicit Fixture(const std::string& text = kProfiles) : StoreFixture("health"), profiles_text(text) {
+    start_engine();
     xrm::registry::Stakeholders links{"acme", "plant-a", "tech-ana", "coolco", "CH-200"};
     CHECK(registry->add("c-1", "chiller", links, "test").is_ok());
   }
-  ~Fixture() {
-    engine.reset();
-    fs::remove_all(root);
-  }
+  ~Fixture() override { engine.reset(); }
 
-  // (Re)opens everything over the same data directory: a restart.
+  // Closes everything and opens it again over the same data directory: a restart.
   void open() {
     engine.reset();
-    registry.reset();
-    outbox.reset();
-    state.reset();
-    db.reset();
-    auto opened = xrm::store::Database::open(root);
-    CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
-    db = std::move(*opened);
-    state = std::make_unique<xrm::store::GatewayState>(*db);
-    outbox = std::make_unique<xrm::outbox::Outbox>(*db, *state, "gw-t", clock);
-    registry = std::make_unique<xrm::registry::Registry>(*db, *outbox, clock);
-    CHECK(registry->load().is_ok());
+    close_store();
+    open_store();
+    start_engine();
+  }
+  void start_engine() {
     std::vector<xrm::config::ConfigError> errors;
     profiles = xrm::health::load_profiles_string(profiles_text, "profiles.toml", errors);
     CHECK_TEXT(errors.empty(), errors.empty() ? "" : errors[0].to_string().c_str());
@@ -118,18 +101,6 @@ struct Fixture {
   }
   Band band() { return engine->score_of("c-1")->second; }
   double score() { return engine->score_of("c-1")->first; }
-
-  std::vector<xrm::v1::InteractionRecord> records(xrm::v1::RecordKind kind) {
-    std::vector<xrm::v1::InteractionRecord> out;
-    auto stmt = db->prepare("SELECT record FROM outbox ORDER BY seq;");
-    CHECK(stmt.is_ok());
-    while (*stmt->step()) {
-      xrm::v1::InteractionRecord r;
-      CHECK(r.ParseFromString(stmt->column_blob(0)));
-      if (r.kind() == kind) out.push_back(r);
-    }
-    return out;
-  }
 };
 
 }  // namespace

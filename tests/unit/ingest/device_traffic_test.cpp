@@ -14,6 +14,7 @@
 #include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/decode.hpp"
 #include "xrm/ingest/device_traffic.hpp"
+#include "xrm/testing/store_fixture.hpp"
 #include "xrm/ingest/inbound_journal.hpp"
 #include "xrm/outbox/outbox.hpp"
 #include "xrm/proto/xrm.pb.h"
@@ -40,28 +41,12 @@ constexpr const char* kCmdRes = "xrm/v1/dev/pump-1/cmd-res";
 
 // The router over a real gateway database (registry, outbox, dead letters, inbound journal) in a
 // temporary directory, with a fake clock.
-struct TrafficFixture {
-  std::string root;
-  xrm::FakeClock clock;
-  std::unique_ptr<xrm::store::Database> db;
-  std::unique_ptr<xrm::store::GatewayState> state;
-  std::unique_ptr<xrm::outbox::Outbox> outbox;
-  std::unique_ptr<xrm::registry::Registry> registry;
+struct TrafficFixture : xrm::testing::StoreFixture {
   std::unique_ptr<xrm::ingest::DeadLetters> dead;
   std::unique_ptr<InboundJournal> journal;
   std::unique_ptr<DeviceTraffic> traffic;
 
-  explicit TrafficFixture(xrm::ingest::DecodeLimits limits = {}) {
-    char tmpl[] = "/tmp/xrm-traffic-XXXXXX";
-    CHECK(mkdtemp(tmpl) != nullptr);
-    root = tmpl;
-    auto opened = xrm::store::Database::open(root);
-    CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
-    db = std::move(*opened);
-    state = std::make_unique<xrm::store::GatewayState>(*db);
-    outbox = std::make_unique<xrm::outbox::Outbox>(*db, *state, "gw-t", clock);
-    registry = std::make_unique<xrm::registry::Registry>(*db, *outbox, clock);
-    CHECK(registry->load().is_ok());
+  explicit TrafficFixture(xrm::ingest::DecodeLimits limits = {}) : StoreFixture("traffic") {
     dead = std::make_unique<xrm::ingest::DeadLetters>(*db, clock, 100);
     CHECK(dead->load().is_ok());
     auto j = InboundJournal::open(root, clock);
@@ -69,21 +54,14 @@ struct TrafficFixture {
     journal = std::move(*j);
     traffic = std::make_unique<DeviceTraffic>(*db, *registry, *outbox, *dead, clock, limits);
   }
-  ~TrafficFixture() {
+  ~TrafficFixture() override {
     traffic.reset();
     journal.reset();
     dead.reset();
-    registry.reset();
-    outbox.reset();
-    state.reset();
-    db.reset();
-    fs::remove_all(root);
   }
 
   const xrm::registry::Device* add(const std::string& id, const std::string& model = "CH-200") {
-    auto d = registry->add(id, "chiller", {"acme", "plant-a", "tom", "coolco", model}, "xrmctl:uid=0(root)");
-    CHECK_TEXT(d.is_ok(), d.status().to_string().c_str());
-    return *d;
+    return add_device(id, model);
   }
 
   const xrm::registry::Device& dev(const char* id) {
@@ -96,19 +74,6 @@ struct TrafficFixture {
     const DeviceIngest* st = traffic->device(id);
     CHECK_TEXT(st != nullptr, id);
     return *st;
-  }
-
-  // Every record in the outbox of the given kind, in seq order.
-  std::vector<xrm::v1::InteractionRecord> records(xrm::v1::RecordKind kind) {
-    std::vector<xrm::v1::InteractionRecord> out;
-    auto stmt = db->prepare("SELECT record FROM outbox ORDER BY seq;");
-    CHECK(stmt.is_ok());
-    while (*stmt->step()) {
-      xrm::v1::InteractionRecord r;
-      CHECK(r.ParseFromString(stmt->column_blob(0)));
-      if (r.kind() == kind) out.push_back(r);
-    }
-    return out;
   }
 
   std::size_t journal_rows() {

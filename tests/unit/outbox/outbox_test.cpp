@@ -9,6 +9,7 @@
 
 #include "xrm/common/clock.hpp"
 #include "xrm/outbox/outbox.hpp"
+#include "xrm/testing/store_fixture.hpp"
 #include "xrm/store/database.hpp"
 #include "xrm/store/gateway_state.hpp"
 
@@ -33,28 +34,10 @@ std::string describe(const std::vector<std::uint64_t>& seqs) {
 }  // namespace
 
 TEST_GROUP(Outbox) {
-  std::string root;
-  xrm::FakeClock clock;
-  std::unique_ptr<xrm::store::Database> db;
-  std::unique_ptr<xrm::store::GatewayState> state;
-  std::unique_ptr<xrm::outbox::Outbox> outbox;
-
-  void setup() override {
-    char tmpl[] = "/tmp/xrm-outbox-XXXXXX";
-    CHECK(mkdtemp(tmpl) != nullptr);
-    root = tmpl;
-    auto opened = xrm::store::Database::open(root);
-    CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
-    db = std::move(*opened);
-    state = std::make_unique<xrm::store::GatewayState>(*db);
-    outbox = std::make_unique<xrm::outbox::Outbox>(*db, *state, "gw-t", clock);
-  }
-  void teardown() override {
-    outbox.reset();
-    state.reset();
-    db.reset();
-    fs::remove_all(root);
-  }
+  xrm::testing::StoreFixture store{"outbox"};
+  xrm::FakeClock& clock = store.clock;
+  std::unique_ptr<xrm::store::Database>& db = store.db;
+  std::unique_ptr<xrm::outbox::Outbox>& outbox = store.outbox;
 
   // Appends a record of this kind (a device id of `pad` bytes makes it bigger); returns its seq.
   std::uint64_t add(xrm::v1::RecordKind kind, std::size_t pad = 1) {

@@ -10,6 +10,7 @@
 #include "xrm/registry/registry.hpp"
 #include "xrm/store/database.hpp"
 #include "xrm/store/gateway_state.hpp"
+#include "xrm/testing/store_fixture.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -18,47 +19,11 @@ using xrm::registry::Lifecycle;
 namespace {
 
 // A registry over a real SQLite file in a temporary directory, with a fake clock.
-struct Fixture {
-  std::string root;
-  xrm::FakeClock clock;
-  std::unique_ptr<xrm::store::Database> db;
-  std::unique_ptr<xrm::store::GatewayState> state;
-  std::unique_ptr<xrm::outbox::Outbox> outbox;
-  std::unique_ptr<xrm::registry::Registry> registry;
-
-  Fixture() {
-    char tmpl[] = "/tmp/xrm-registry-XXXXXX";
-    CHECK(mkdtemp(tmpl) != nullptr);
-    root = tmpl;
-    reopen();
-  }
-  ~Fixture() { fs::remove_all(root); }
-
+struct Fixture : xrm::testing::StoreFixture {
+  Fixture() : StoreFixture("registry") {}
   void reopen() {
-    registry.reset();
-    outbox.reset();
-    state.reset();
-    db.reset();
-    auto opened = xrm::store::Database::open(root);
-    CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
-    db = std::move(*opened);
-    state = std::make_unique<xrm::store::GatewayState>(*db);
-    outbox = std::make_unique<xrm::outbox::Outbox>(*db, *state, "gw-t", clock);
-    registry = std::make_unique<xrm::registry::Registry>(*db, *outbox, clock);
-    CHECK(registry->load().is_ok());
-  }
-
-  // Every record in the outbox, in seq order.
-  std::vector<xrm::v1::InteractionRecord> records() {
-    std::vector<xrm::v1::InteractionRecord> out;
-    auto stmt = db->prepare("SELECT record FROM outbox ORDER BY seq;");
-    CHECK(stmt.is_ok());
-    while (*stmt->step()) {
-      xrm::v1::InteractionRecord r;
-      CHECK(r.ParseFromString(stmt->column_blob(0)));
-      out.push_back(r);
-    }
-    return out;
+    close_store();
+    open_store();
   }
 
   std::int64_t count(const char* sql) {
@@ -68,11 +33,7 @@ struct Fixture {
     return stmt->column_int(0);
   }
 
-  const xrm::registry::Device* add(const std::string& id) {
-    auto d = registry->add(id, "chiller", {"acme", "plant-a", "tom", "coolco", "CH-200"}, "xrmctl:uid=0(root)");
-    CHECK_TEXT(d.is_ok(), d.status().to_string().c_str());
-    return *d;
-  }
+  const xrm::registry::Device* add(const std::string& id) { return add_device(id); }
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "xrm/common/clock.hpp"
 #include "xrm/outbox/outbox.hpp"
+#include "xrm/testing/store_fixture.hpp"
 #include "xrm/store/database.hpp"
 #include "xrm/store/gateway_state.hpp"
 #include "xrm/uplink/record_drain.hpp"
@@ -40,34 +41,17 @@ std::string seqs_text(const xrm::v1::RecordBatch& b) {
 }  // namespace
 
 TEST_GROUP(RecordDrain) {
-  std::string root;
-  xrm::FakeClock clock;
+  xrm::testing::StoreFixture store{"drain"};
+  xrm::FakeClock& clock = store.clock;
   boost::asio::io_context io;
-  std::unique_ptr<xrm::store::Database> db;
-  std::unique_ptr<xrm::store::GatewayState> state;
-  std::unique_ptr<xrm::outbox::Outbox> outbox;
+  std::unique_ptr<xrm::store::Database>& db = store.db;
+  std::unique_ptr<xrm::outbox::Outbox>& outbox = store.outbox;
   std::unique_ptr<RecordDrain> drain;
   std::vector<Published> published;
   bool connected = true;
 
-  void setup() override {
-    char tmpl[] = "/tmp/xrm-drain-XXXXXX";
-    CHECK(mkdtemp(tmpl) != nullptr);
-    root = tmpl;
-    auto opened = xrm::store::Database::open(root);
-    CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
-    db = std::move(*opened);
-    state = std::make_unique<xrm::store::GatewayState>(*db);
-    outbox = std::make_unique<xrm::outbox::Outbox>(*db, *state, "gw-t", clock);
-    make_drain(RecordDrain::kRetryDelay);
-  }
-  void teardown() override {
-    drain.reset();
-    outbox.reset();
-    state.reset();
-    db.reset();
-    fs::remove_all(root);
-  }
+  void setup() override { make_drain(RecordDrain::kRetryDelay); }
+  void teardown() override { drain.reset(); }
 
   void make_drain(std::chrono::milliseconds retry_delay) {
     RecordDrain::Link link;
