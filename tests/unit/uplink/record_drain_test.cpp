@@ -67,14 +67,7 @@ TEST_GROUP(RecordDrain) {
     drain = std::make_unique<RecordDrain>(io, *outbox, "gw-t", clock, std::move(link), retry_delay);
   }
 
-  std::uint64_t add(xrm::v1::RecordKind kind, std::size_t pad = 1) {
-    xrm::v1::InteractionRecord r;
-    r.set_kind(kind);
-    r.set_device_id(std::string(pad, 'd'));
-    auto seq = outbox->append(r);
-    CHECK_TEXT(seq.is_ok(), seq.status().to_string().c_str());
-    return *seq;
-  }
+  std::uint64_t add(xrm::v1::RecordKind kind, std::size_t pad = 1) { return store.append(kind, pad); }
   void add_many(xrm::v1::RecordKind kind, int n) {
     CHECK(db->transaction([&] {
               for (int i = 0; i < n; ++i) add(kind);

@@ -72,6 +72,16 @@ struct StoreFixture {
     return out;
   }
 
+  // Appends a bare record of this kind (a device id of `pad` bytes makes it bigger); its seq.
+  std::uint64_t append(v1::RecordKind kind, std::size_t pad = 1) {
+    v1::InteractionRecord r;
+    r.set_kind(kind);
+    r.set_device_id(std::string(pad, 'd'));
+    auto seq = outbox->append(r);
+    CHECK_TEXT(seq.is_ok(), seq.status().to_string().c_str());
+    return *seq;
+  }
+
   // Registers a device of class chiller with a full set of stakeholders.
   const registry::Device* add_device(const std::string& id, const std::string& model = "CH-200") {
     auto d = registry->add(id, "chiller", {"acme", "plant-a", "tom", "coolco", model}, "xrmctl:uid=0(root)");
