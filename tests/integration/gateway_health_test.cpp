@@ -6,6 +6,7 @@
 #include <CppUTest/TestHarness.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -298,6 +299,31 @@ TEST(Health, RulesCheckAndReloadRefuseABadFileAndKeepTheRunningRules) {
           if (f["name"] == "cold" && f["penalty"].get<double>() == 25) return true;
         }
         return false;
+      },
+      kWait, 100ms));
+
+  // SIGHUP does the same: a bad file is refused (the running rules stay), a good one swaps in.
+  {
+    std::ofstream(gateway->profiles_file()) << kProfiles << "\n[[profile.rule]]\nname = \"cold\"\npenalty = 500\n";
+  }
+  gateway->signal(SIGHUP);
+  CHECK_TEXT(gateway->wait_for_log("keeping the running configuration", kWait), "bad profiles accepted on SIGHUP");
+  CHECK(gateway->log_contains(":17:profile[chiller].rule[cold].penalty: 500 is not between 0 and 100"));
+  bool still_cold = false;
+  const json kept = ctl_json({"show", kDevice});
+  for (const auto& f : kept["factors"]) still_cold = still_cold || f["name"] == "cold";
+  CHECK_TEXT(still_cold, "the running rules were dropped by a refused reload");
+  {
+    std::ofstream(gateway->profiles_file()) << kProfiles;
+  }
+  gateway->signal(SIGHUP);
+  CHECK(poll_until(
+      [&] {
+        const json now = ctl_json({"show", kDevice});
+        for (const auto& f : now["factors"]) {
+          if (f["name"] == "cold") return false;
+        }
+        return true;
       },
       kWait, 100ms));
 }
