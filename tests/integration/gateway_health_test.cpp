@@ -24,6 +24,7 @@
 #include "xrm/testing/subscriber.hpp"
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
+#include "gateway_rig.hpp"
 
 namespace {
 
@@ -31,6 +32,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using xrm::testing::CtlResult;
 using xrm::testing::DeviceClient;
+using xrm::testing::GatewayRig;
 using xrm::testing::GatewaySettings;
 using xrm::testing::GatewayUnderTest;
 using xrm::testing::guarded;
@@ -84,29 +86,22 @@ bool is_alert(const mqtt::message& m, xrm::v1::AlertState state) {
 }  // namespace
 
 TEST_GROUP(Health) {
-  std::unique_ptr<Mosquitto> upstream;
-  std::unique_ptr<Mosquitto> local;
-  std::unique_ptr<GatewayUnderTest> gateway;
+  GatewayRig rig;
+  std::unique_ptr<Mosquitto>& upstream = rig.upstream;
+  std::unique_ptr<Mosquitto>& local = rig.local;
+  std::unique_ptr<GatewayUnderTest>& gateway = rig.gateway;
   std::unique_ptr<Subscriber> central;
   std::unique_ptr<DeviceClient> dev;
 
   void start() {
     guarded([&] {
-      upstream = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kPlain, "upstream");
-      local = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kLocal, "local");
-      upstream->start();
-      local->start();
-      central = std::make_unique<Subscriber>(upstream->url());
-      central->subscribe(std::string("xrm/v1/gw/") + kGatewayId + "/#");
       GatewaySettings s;
       s.gateway_id = kGatewayId;
-      s.local_url = local->url();
-      s.local_username = local->admin_user();
-      s.local_password = local->admin_password();
-      s.upstream_url = upstream->url();
       s.log_level = "info";
       s.profiles_toml = kProfiles;
-      gateway = std::make_unique<GatewayUnderTest>(XRM_GATEWAYD_PATH, s);
+      rig.start(s, false);
+      central = std::make_unique<Subscriber>(upstream->url());
+      central->subscribe(std::string("xrm/v1/gw/") + kGatewayId + "/#");
       gateway->start();
       CHECK_TEXT(gateway->wait_for_log("local: connected", kWait), "gateway did not connect to the local broker");
       json cred = ctl_json({"provision", kDevice, "--class", "chiller", "--owner", "acme-foods", "--site",
@@ -116,25 +111,12 @@ TEST_GROUP(Health) {
     });
   }
   void teardown() override {
-    if (gateway && UtestShell::getCurrent()->hasFailed()) {
-      std::fprintf(stderr, "----- xrm-gatewayd log:\n%s\n", xrm::testing::tail_file(gateway->log_path(), 80).c_str());
-    }
     dev.reset();
     central.reset();
-    gateway.reset();
-    local.reset();
-    upstream.reset();
   }
 
-  CtlResult ctl(std::vector<std::string> args) {
-    return xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gateway->control_socket(), args);
-  }
-  json ctl_json(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    CtlResult r = ctl(args);
-    CHECK_EQUAL_TEXT(0, r.exit_code, r.describe().c_str());
-    return r.json();
-  }
+  CtlResult ctl(const std::vector<std::string>& args) { return rig.ctl(args); }
+  json ctl_json(const std::vector<std::string>& args) { return rig.ctl_json(args); }
 
   // Telemetry every 200 ms for `how_long`, temp_c as given.
   void report(double temp_c, std::chrono::milliseconds how_long) {

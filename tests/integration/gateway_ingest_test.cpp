@@ -21,6 +21,7 @@
 #include "xrm/testing/real_parts.hpp"
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
+#include "gateway_rig.hpp"
 
 namespace {
 
@@ -28,6 +29,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using xrm::testing::CtlResult;
 using xrm::testing::DeviceClient;
+using xrm::testing::GatewayRig;
 using xrm::testing::GatewaySettings;
 using xrm::testing::GatewayUnderTest;
 using xrm::testing::guarded;
@@ -61,49 +63,24 @@ std::vector<xrm::v1::InteractionRecord> outbox_events(const std::string& data_di
 }  // namespace
 
 TEST_GROUP(Ingest) {
-  std::unique_ptr<Mosquitto> upstream;
-  std::unique_ptr<Mosquitto> local;
-  std::unique_ptr<GatewayUnderTest> gateway;
+  GatewayRig rig;
+  std::unique_ptr<Mosquitto>& local = rig.local;
+  std::unique_ptr<GatewayUnderTest>& gateway = rig.gateway;
 
   void start(const std::string& extra_toml = "") {
     guarded([&] {
-      upstream = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kPlain, "upstream");
-      local = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kLocal, "local");
-      // The central broker is not started: records stay in the outbox, where these tests read
-      // them (with it, the uplink would send and delete them; gateway_uplink_test.cpp covers that).
-      local->start();
       GatewaySettings s;
       s.gateway_id = "gw-ingest";
-      s.local_url = local->url();
-      s.local_username = local->admin_user();
-      s.local_password = local->admin_password();
-      s.upstream_url = upstream->url();
       s.log_level = "info";
       s.extra_toml = extra_toml;
-      gateway = std::make_unique<GatewayUnderTest>(XRM_GATEWAYD_PATH, s);
-      gateway->start();
-      CHECK_TEXT(gateway->wait_for_log("local: connected", kWait), "gateway did not connect to the local broker");
+      // The central broker is not started: records stay in the outbox, where these tests read
+      // them (with it, the uplink would send and delete them; gateway_uplink_test.cpp covers that).
+      rig.start(s, true, false, kWait);
     });
   }
-  void teardown() override {
-    if (gateway && UtestShell::getCurrent()->hasFailed()) {
-      std::fprintf(stderr, "----- xrm-gatewayd log:\n%s\n", xrm::testing::tail_file(gateway->log_path(), 60).c_str());
-      if (local) std::fprintf(stderr, "----- local broker log:\n%s\n", xrm::testing::tail_file(local->log_path(), 40).c_str());
-    }
-    gateway.reset();
-    local.reset();
-    upstream.reset();
-  }
 
-  CtlResult ctl(std::vector<std::string> args) {
-    return xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gateway->control_socket(), args);
-  }
-  json ctl_json(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    CtlResult r = ctl(args);
-    CHECK_EQUAL_TEXT(0, r.exit_code, r.describe().c_str());
-    return r.json();
-  }
+  CtlResult ctl(const std::vector<std::string>& args) { return rig.ctl(args); }
+  json ctl_json(const std::vector<std::string>& args) { return rig.ctl_json(args); }
   // Provisions DEVICE and connects a client with the printed credentials.
   std::unique_ptr<DeviceClient> device(const std::string& id) {
     json cred = ctl_json({"provision", id, "--class", "chiller"});

@@ -16,6 +16,7 @@
 #include "xrm/testing/poll.hpp"
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
+#include "gateway_rig.hpp"
 
 namespace {
 
@@ -23,6 +24,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using xrm::testing::CtlResult;
 using xrm::testing::DeviceClient;
+using xrm::testing::GatewayRig;
 using xrm::testing::GatewaySettings;
 using xrm::testing::GatewayUnderTest;
 using xrm::testing::guarded;
@@ -35,40 +37,20 @@ constexpr auto kWait = 5s;
 }  // namespace
 
 TEST_GROUP(Provisioning) {
-  std::unique_ptr<Mosquitto> upstream;
-  std::unique_ptr<Mosquitto> local;
-  std::unique_ptr<GatewayUnderTest> gateway;
+  GatewayRig rig;
+  std::unique_ptr<Mosquitto>& upstream = rig.upstream;
+  std::unique_ptr<Mosquitto>& local = rig.local;
+  std::unique_ptr<GatewayUnderTest>& gateway = rig.gateway;
 
   void setup() override {
     guarded([&] {
-      upstream = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kPlain, "upstream");
-      local = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kLocal, "local");
-      upstream->start();
-      local->start();
       GatewaySettings s;
       s.gateway_id = "gw-prov";
-      s.local_url = local->url();
-      s.local_username = local->admin_user();
-      s.local_password = local->admin_password();
-      s.upstream_url = upstream->url();
-      s.extra_toml = "";
-      gateway = std::make_unique<GatewayUnderTest>(XRM_GATEWAYD_PATH, s);
-      gateway->start();
-      CHECK_TEXT(gateway->wait_for_log("local: connected", kWait), "gateway did not connect to the local broker");
+      rig.start(s, true, true, kWait);
     });
   }
-  void teardown() override {
-    if (gateway && UtestShell::getCurrent()->hasFailed()) {
-      std::fprintf(stderr, "----- xrm-gatewayd log:\n%s\n", xrm::testing::tail_file(gateway->log_path(), 60).c_str());
-    }
-    gateway.reset();
-    local.reset();
-    upstream.reset();
-  }
 
-  CtlResult ctl(std::vector<std::string> args) {
-    return xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gateway->control_socket(), args);
-  }
+  CtlResult ctl(const std::vector<std::string>& args) { return rig.ctl(args); }
 
   // Provisions and returns the --json result; fails the test if xrmctl does not succeed.
   json provision(const std::string& device, std::vector<std::string> extra = {}) {

@@ -21,12 +21,14 @@
 #include "xrm/testing/subscriber.hpp"
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
+#include "gateway_rig.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
 using xrm::testing::CtlResult;
+using xrm::testing::GatewayRig;
 using xrm::testing::GatewaySettings;
 using xrm::testing::GatewayUnderTest;
 using xrm::testing::guarded;
@@ -172,41 +174,20 @@ std::string check_complete_and_ordered(const std::vector<Arrived>& stored, std::
 }  // namespace
 
 TEST_GROUP(Uplink) {
-  std::unique_ptr<Mosquitto> upstream;
-  std::unique_ptr<Mosquitto> local;
-  std::unique_ptr<GatewayUnderTest> gateway;
+  GatewayRig rig;
+  std::unique_ptr<Mosquitto>& upstream = rig.upstream;
+  std::unique_ptr<Mosquitto>& local = rig.local;
+  std::unique_ptr<GatewayUnderTest>& gateway = rig.gateway;
   std::unique_ptr<Subscriber> central;
 
   void setup() override {
     guarded([&] {
-      upstream = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kPlain, "upstream");
-      local = std::make_unique<Mosquitto>(xrm::testing::mosquitto_tools(), Mosquitto::Flavour::kLocal, "local");
-      upstream->start();
-      local->start();
       GatewaySettings s;
       s.gateway_id = kGatewayId;
-      s.local_url = local->url();
-      s.local_username = local->admin_user();
-      s.local_password = local->admin_password();
-      s.upstream_url = upstream->url();
-      gateway = std::make_unique<GatewayUnderTest>(XRM_GATEWAYD_PATH, s);
+      rig.start(s, false);
     });
   }
-  void teardown() override {
-    if (UtestShell::getCurrent()->hasFailed()) {
-      if (gateway) {
-        std::fprintf(stderr, "----- xrm-gatewayd log:\n%s\n", xrm::testing::tail_file(gateway->log_path(), 80).c_str());
-      }
-      if (upstream) {
-        std::fprintf(stderr, "----- upstream broker log:\n%s\n",
-                     xrm::testing::tail_file(upstream->log_path(), 30).c_str());
-      }
-    }
-    central.reset();
-    gateway.reset();
-    local.reset();
-    upstream.reset();
-  }
+  void teardown() override { central.reset(); }
 
   // Subscribes the central side to rec/# (before the records it must see are published).
   void subscribe_central() {
@@ -219,9 +200,7 @@ TEST_GROUP(Uplink) {
     CHECK_TEXT(gateway->wait_for_log("local: connected", kWait), "gateway did not connect to the local broker");
   }
 
-  CtlResult ctl(std::vector<std::string> args) {
-    return xrm::testing::run_xrmctl(XRM_XRMCTL_PATH, gateway->control_socket(), args);
-  }
+  CtlResult ctl(const std::vector<std::string>& args) { return rig.ctl(args); }
   json status() {
     CtlResult r = ctl({"--json", "status"});
     CHECK_EQUAL_TEXT(0, r.exit_code, r.describe().c_str());
