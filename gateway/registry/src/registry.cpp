@@ -222,7 +222,8 @@ Status Registry::set_lifecycle(std::string_view id, Lifecycle to, const std::str
   xrm::v1::LifecycleChange change = xrm::v1::LIFECYCLE_CHANGE_UNSPECIFIED;
   switch (to) {
     case Lifecycle::kActive:
-      change = e->first_data_ms ? xrm::v1::LIFECYCLE_CHANGE_ONLINE : xrm::v1::LIFECYCLE_CHANGE_ACTIVE;
+      // Back from offline: online again. From degraded or critical (the health stage): active.
+      change = e->lifecycle == Lifecycle::kOffline ? xrm::v1::LIFECYCLE_CHANGE_ONLINE : xrm::v1::LIFECYCLE_CHANGE_ACTIVE;
       break;
     case Lifecycle::kOffline: change = xrm::v1::LIFECYCLE_CHANGE_OFFLINE; break;
     case Lifecycle::kRetired: change = xrm::v1::LIFECYCLE_CHANGE_RETIRED; break;

@@ -226,6 +226,20 @@ TEST(Registry, OfflineThenDataComesBackOnline) {
   CHECK_EQUAL(xrm::v1::LIFECYCLE_CHANGE_ONLINE, recs[3].lifecycle().change());
 }
 
+TEST(Registry, BackFromAHealthBandIsActiveNotOnline) {
+  Fixture f;
+  f.add("pump-1");
+  f.registry->note_data("pump-1", "t");
+  CHECK(f.registry->set_lifecycle("pump-1", Lifecycle::kDegraded, "gateway:health", "band degraded").is_ok());
+  CHECK(f.registry->set_lifecycle("pump-1", Lifecycle::kActive, "gateway:health", "band healthy").is_ok());
+  auto recs = f.records();
+  CHECK_EQUAL(4u, recs.size());
+  STRCMP_EQUAL("degraded", recs[2].lifecycle().new_state().c_str());
+  CHECK_EQUAL(xrm::v1::LIFECYCLE_CHANGE_ACTIVE, recs[3].lifecycle().change());
+  STRCMP_EQUAL("degraded", recs[3].lifecycle().previous_state().c_str());
+  STRCMP_EQUAL("gateway:health", recs[3].lifecycle().actor().c_str());
+}
+
 TEST(Registry, FirmwareChangeFromBirthIsRecordedOnce) {
   Fixture f;
   f.add("pump-1");
