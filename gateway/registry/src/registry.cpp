@@ -227,7 +227,9 @@ Status Registry::set_lifecycle(std::string_view id, Lifecycle to, const std::str
       break;
     case Lifecycle::kOffline: change = xrm::v1::LIFECYCLE_CHANGE_OFFLINE; break;
     case Lifecycle::kRetired: change = xrm::v1::LIFECYCLE_CHANGE_RETIRED; break;
-    default: break;  // degraded/critical: the health stage reports band changes as health records
+    case Lifecycle::kDegraded:
+    case Lifecycle::kCritical: change = xrm::v1::LIFECYCLE_CHANGE_HEALTH_BAND; break;
+    default: break;
   }
   return change_lifecycle(*e, to, change, actor, detail);
 }

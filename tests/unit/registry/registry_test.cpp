@@ -235,6 +235,7 @@ TEST(Registry, BackFromAHealthBandIsActiveNotOnline) {
   auto recs = f.records();
   CHECK_EQUAL(4u, recs.size());
   STRCMP_EQUAL("degraded", recs[2].lifecycle().new_state().c_str());
+  CHECK_EQUAL(xrm::v1::LIFECYCLE_CHANGE_HEALTH_BAND, recs[2].lifecycle().change());
   CHECK_EQUAL(xrm::v1::LIFECYCLE_CHANGE_ACTIVE, recs[3].lifecycle().change());
   STRCMP_EQUAL("degraded", recs[3].lifecycle().previous_state().c_str());
   STRCMP_EQUAL("gateway:health", recs[3].lifecycle().actor().c_str());
