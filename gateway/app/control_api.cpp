@@ -350,8 +350,16 @@ Result<json> ControlApi::status(const json& args) {
         {"publish_errors", drain.publish_errors},
         {"last_error", drain.last_error.empty() ? json(nullptr) : json(drain.last_error)},
         {"last_sent_seq", drain.last_sent_seq}}},
-      {"health", health_json()}};
-  // condensation joins when the stage that counts it exists.
+      {"health", health_json()},
+      // Device messages and bytes in, records and bytes out (every kind), since the start.
+      {"condensation",
+       {{"messages_in", traffic.messages},
+        {"bytes_in", traffic.bytes},
+        {"records_out", ctx_.outbox.appended_records()},
+        {"bytes_out", ctx_.outbox.appended_bytes()},
+        {"summaries", ctx_.condense.stats().summaries},
+        {"windows_open", ctx_.condense.stats().windows_open},
+        {"window_ms", ctx_.condense.window().count()}}}};
 }
 
 Result<json> ControlApi::rules_reload(const json& args) {

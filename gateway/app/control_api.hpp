@@ -7,6 +7,7 @@
 #include <string>
 
 #include "xrm/common/clock.hpp"
+#include "xrm/condense/condenser.hpp"
 #include "xrm/control/server.hpp"
 #include "xrm/health/engine.hpp"
 #include "xrm/ingest/dead_letters.hpp"
@@ -34,6 +35,7 @@ struct ControlContext {
   const ingest::LocalLink& local;
   const uplink::Uplink& uplink;
   const health::HealthEngine& health;
+  const condense::Condenser& condense;
   // Reloads the profiles file (the daemon's rules reload, as on SIGHUP): the file's path and
   // class count, or invalid_argument with every problem as FILE:LINE:KEY: message, one per line,
   // the running rules unchanged.

@@ -18,6 +18,7 @@
 #include "xrm/config/options.hpp"
 #include "xrm/control/server.hpp"
 #include "xrm/common/topics.hpp"
+#include "xrm/condense/condenser.hpp"
 #include "xrm/health/engine.hpp"
 #include "xrm/health/profiles.hpp"
 #include "xrm/ingest/dead_letters.hpp"
@@ -150,8 +151,17 @@ class Daemon {
       XRM_ERROR << db_->path() << ": cannot read the health state: " << st.message();
       return kExitFailure;
     }
+    condense_ = std::make_unique<condense::Condenser>(*db_, *outbox_, clock_, config_.condense.window);
+    condense_->set_score_fn([this](std::string_view device) -> std::optional<std::pair<double, xrm::v1::HealthBand>> {
+      auto sc = health_->score_of(device);
+      if (!sc) return std::nullopt;
+      return std::make_pair(sc->first, static_cast<xrm::v1::HealthBand>(sc->second));
+    });
     traffic_->on_telemetry([this](const registry::Device& d, const ingest::TelemetrySample& s, std::int64_t,
-                                  const ingest::DeviceIngest& in) { health_->on_telemetry(d, s, in); });
+                                  const ingest::DeviceIngest& in) {
+      health_->on_telemetry(d, s, in);
+      condense_->on_telemetry(d, s, in);
+    });
     traffic_->on_event([this](const registry::Device& d, const xrm::v1::ServiceEvent& e) { health_->on_event(d, e); });
     traffic_->on_command_result(
         [this](const registry::Device& d, const xrm::v1::CommandResult& r) { health_->on_command_result(d, r); });
@@ -189,7 +199,8 @@ class Daemon {
     control_api_ = std::make_unique<ControlApi>(ControlContext{config_.gateway.id, XRM_VERSION, config_.gateway.site,
                                                                clock_, clock_.steady_now(), *registry_, *provisioner_,
                                                                *outbox_, *traffic_, *dead_letters_, *local_, *uplink_,
-                                                               *health_, [this] { return reload_rules(); }});
+                                                               *health_, *condense_,
+                                                               [this] { return reload_rules(); }});
     auto server = control::Server::open(io_, config_.control.socket, [this](control::Request req, control::Reply reply) {
       control_api_->handle(std::move(req), std::move(reply));
     });
@@ -223,6 +234,9 @@ class Daemon {
     }
     if (Status st = dead_letters_->flush(); !st) {
       XRM_ERROR << "dead letters: " << st.message();
+    }
+    if (Status st = condense_->flush_all(); !st) {
+      XRM_ERROR << "condense: open windows not written: " << st.message();
     }
     if (Status st = health_->save(); !st) {
       XRM_ERROR << "health: saving the state: " << st.message();
@@ -344,6 +358,10 @@ class Daemon {
     health_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       health_->tick();
+      // Ended windows become summaries after the health tick, so they carry the newest score.
+      if (Status st = condense_->tick(); !st) {
+        XRM_ERROR << "condense: summaries not written: " << st.message();
+      }
       schedule_health_tick();
     });
   }
@@ -426,6 +444,7 @@ class Daemon {
   std::unique_ptr<ingest::DeadLetters> dead_letters_;
   std::unique_ptr<ingest::DeviceTraffic> traffic_;
   std::unique_ptr<health::HealthEngine> health_;
+  std::unique_ptr<condense::Condenser> condense_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<control::Server> control_;
   bool stopping_ = false;

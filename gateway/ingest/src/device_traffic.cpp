@@ -260,6 +260,7 @@ void DeviceTraffic::handle_telemetry(std::string_view device, std::string_view t
     }
   }
   st.readings_ms = ts;
+  sample_.bytes = payload.size();
   if (on_telemetry_) on_telemetry_(*d, sample_, ts, st);
 }
 

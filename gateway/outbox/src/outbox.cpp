@@ -48,6 +48,8 @@ Result<std::uint64_t> Outbox::append(xrm::v1::InteractionRecord& record) {
       .bind(6, static_cast<std::int64_t>(bytes.size()))
       .bind_blob(7, bytes);
   if (Status st = stmt->run(); !st) return st;
+  ++appended_records_;
+  appended_bytes_ += bytes.size();
   if (on_append_) on_append_();
   return *seq;
 }

@@ -321,14 +321,23 @@ std::string condensation_cell(const json& c) {
   if (!c.is_object()) return "-";
   std::string out = cell(field(c, "messages_in")) + " messages, " + cell(field(c, "bytes_in")) + " bytes -> " +
                     cell(field(c, "records_out")) + " records, " + cell(field(c, "bytes_out")) + " bytes";
+  // Messages per record and bytes per byte: how much the central XRM is spared.
+  const auto messages = integer(field(c, "messages_in"));
+  const auto records = integer(field(c, "records_out"));
   const auto in = integer(field(c, "bytes_in"));
   const auto out_bytes = integer(field(c, "bytes_out"));
-  if (in && out_bytes && *in > 0 && *out_bytes > 0) {
-    char ratio[48];
-    std::snprintf(ratio, sizeof ratio, " (%.1f:1)", static_cast<double>(*in) / static_cast<double>(*out_bytes));
-    out += ratio;
+  std::string ratios;
+  char buf[48];
+  if (messages && records && *messages > 0 && *records > 0) {
+    std::snprintf(buf, sizeof buf, "%.1f:1 messages", static_cast<double>(*messages) / static_cast<double>(*records));
+    ratios = buf;
   }
-  return out;
+  if (in && out_bytes && *in > 0 && *out_bytes > 0) {
+    std::snprintf(buf, sizeof buf, "%.1f:1%s", static_cast<double>(*in) / static_cast<double>(*out_bytes),
+                  ratios.empty() ? "" : " bytes");
+    ratios += (ratios.empty() ? "" : ", ") + std::string(buf);
+  }
+  return ratios.empty() ? out : out + " (" + ratios + ")";
 }
 
 // "sent 120 records, 5 batches, last seq 99, in flight 1, errors 2 (last: why)"; the last error

@@ -334,7 +334,7 @@ TEST(RenderStatus, AlignedKeyValues) {
       "events        received 0, missed 0, duplicates 0, late 0, resets 0\n"
       "drops         queue full 3, unknown device 7, retired device 2, bad topic 1\n"
       "dead letters  stored 12, since start 15, deleted as oldest 3\n"
-      "condensation  1000 messages, 256000 bytes -> 40 records, 12000 bytes (21.3:1)\n",
+      "condensation  1000 messages, 256000 bytes -> 40 records, 12000 bytes (25.0:1 messages, 21.3:1 bytes)\n",
       render_status(r).c_str());
 }
 

@@ -48,6 +48,8 @@ struct TelemetrySample {
   // JSON: keys that carried no metric (string, null, object or array values). Protobuf: 1 if the
   // payload has fields this schema does not define (in the Telemetry or any Metric), else 0.
   std::uint32_t ignored_fields = 0;
+  // The payload's size in bytes (set by DeviceTraffic before it hands the sample on).
+  std::size_t bytes = 0;
 };
 
 // Decodes device payloads. A payload whose first byte other than JSON whitespace (space, tab, CR,

@@ -76,12 +76,19 @@ class Outbox {
 
   Result<Stats> stats();
 
+  // Records (and their serialized bytes) appended since this Outbox was made, for the condensation
+  // ratio. An append inside a transaction that then rolled back still counts.
+  std::uint64_t appended_records() const { return appended_records_; }
+  std::uint64_t appended_bytes() const { return appended_bytes_; }
+
  private:
   store::Database& db_;
   store::GatewayState& state_;
   std::string gateway_id_;
   const Clock& clock_;
   std::function<void()> on_append_;
+  std::uint64_t appended_records_ = 0;
+  std::uint64_t appended_bytes_ = 0;
 };
 
 }  // namespace xrm::outbox
