@@ -64,8 +64,6 @@ json factor_json(const health::Factor& f) {
           {"why", f.why}};
 }
 
-std::string_view action_name(health::Escalation a) { return health::to_string(a); }
-
 json sequence_json(const ingest::SequenceCounters& c) {
   // The share of messages never received: missed / (received - duplicates + missed).
   const double expected = static_cast<double>(c.received - c.duplicates + c.missed);
@@ -224,7 +222,7 @@ Result<json> ControlApi::show(const json& args) {
                       {"cause", a.cause},
                       {"band", health::to_string(a.band)},
                       {"action", a.action == health::Escalation::kCommand ? "command:" + a.command
-                                                                           : std::string(action_name(a.action))},
+                                                                           : std::string(health::to_string(a.action))},
                       {"opened_ms", a.opened_ms},
                       {"repeats", a.repeats},
                       {"assignee", a.assignee},

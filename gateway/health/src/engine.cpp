@@ -291,7 +291,7 @@ void HealthEngine::evaluate(DeviceState& st, std::int64_t now_ms) {
 std::vector<Factor> HealthEngine::factors_of(const DeviceState& st, std::int64_t now_ms) const {
   std::vector<Factor> out;
   const Profile& p = st.profile->profile;
-  for (std::size_t i = 0; i < kKpiFactors; ++i) out.push_back(st.kpi.explain(static_cast<KpiFactor>(i), p, now_ms));
+  st.kpi.explain_all(p, now_ms, out);
   const auto& status = st.rules->status();
   for (std::size_t i = 0; i < status.size(); ++i) {
     const Rule& r = p.rules[i];

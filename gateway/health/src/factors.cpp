@@ -302,10 +302,22 @@ void KpiState::penalties(const Profile& p, std::int64_t now_ms, double out[kKpiF
 Factor KpiState::explain(KpiFactor f, const Profile& p, std::int64_t now_ms) const {
   double penalties_now[kKpiFactors];
   penalties(p, now_ms, penalties_now);
+  return explain_with(f, p, now_ms, penalties_now[static_cast<std::size_t>(f)]);
+}
+
+void KpiState::explain_all(const Profile& p, std::int64_t now_ms, std::vector<Factor>& out) const {
+  double penalties_now[kKpiFactors];
+  penalties(p, now_ms, penalties_now);
+  for (std::size_t i = 0; i < kKpiFactors; ++i) {
+    out.push_back(explain_with(static_cast<KpiFactor>(i), p, now_ms, penalties_now[i]));
+  }
+}
+
+Factor KpiState::explain_with(KpiFactor f, const Profile& p, std::int64_t now_ms, double penalty) const {
   const KpiTargets& t = p.kpi;
   Factor out;
   out.name = std::string(to_string(f));
-  out.penalty = penalties_now[static_cast<std::size_t>(f)];
+  out.penalty = penalty;
   switch (f) {
     case KpiFactor::kSilence: {
       out.unit = "s";

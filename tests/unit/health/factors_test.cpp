@@ -223,3 +223,21 @@ TEST(Readable, DurationsAndNumbersForSentences) {
   STRCMP_EQUAL("40", xrm::health::readable_number(40.0).c_str());
   STRCMP_EQUAL("0.333", xrm::health::readable_number(1.0 / 3).c_str());
 }
+
+TEST(KpiDurable, ExplainAllGivesEachFactorAsExplainDoes) {
+  const Profile p = profile();
+  KpiState s;
+  s.note_data(kT0);
+  s.note_sequence(90, 0, 10, kT0, p.kpi);
+  s.note_event(event("service_request"), kT0, p.kpi);
+  std::vector<xrm::health::Factor> all;
+  s.explain_all(p, kT0 + 50'000, all);
+  CHECK_EQUAL(xrm::health::kKpiFactors, all.size());
+  for (std::size_t f = 0; f < xrm::health::kKpiFactors; ++f) {
+    const auto one = s.explain(static_cast<KpiFactor>(f), p, kT0 + 50'000);
+    STRCMP_EQUAL(one.name.c_str(), all[f].name.c_str());
+    DOUBLES_EQUAL(one.penalty, all[f].penalty, 1e-12);
+    STRCMP_EQUAL(one.why.c_str(), all[f].why.c_str());
+  }
+  CHECK(all[0].penalty > 0);  // silence 50 s: beyond two intervals
+}

@@ -69,6 +69,8 @@ class KpiState {
   void penalties(const Profile& profile, std::int64_t now_ms, double out[kKpiFactors]) const;
   // The factor with its value and sentence, for explanations (show, records, snapshots).
   Factor explain(KpiFactor f, const Profile& profile, std::int64_t now_ms) const;
+  // All five, in KpiFactor order, appended to `out` (the penalties computed once).
+  void explain_all(const Profile& profile, std::int64_t now_ms, std::vector<Factor>& out) const;
 
   std::optional<std::int64_t> last_data_ms() const { return last_data_ms_; }
   // When the gateway has no data time yet (after a restart), the registry's last seen.
@@ -104,6 +106,9 @@ class KpiState {
     std::int64_t score_ms = 0;
   };
   enum class Outcome { kPending, kSatisfied, kFailed };
+
+  // explain() with the factor's penalty already computed.
+  Factor explain_with(KpiFactor f, const Profile& profile, std::int64_t now_ms, double penalty) const;
 
   // Gaps: expected and missed over the window, from the buckets still inside it.
   void gap_totals(const KpiTargets& t, std::int64_t now_ms, std::uint64_t& expected, std::uint64_t& missed) const;
