@@ -107,6 +107,31 @@ constexpr const char* kMigrations[] = {
     "  assignee   TEXT NOT NULL DEFAULT ''"
     ") WITHOUT ROWID;"
     "CREATE UNIQUE INDEX alerts_by_cause ON alerts(device, cause);",
+    // 5: the uplink. outbox_dead_letters: records the upstream broker refused on their own (an
+    // MQTT 5 PUBACK reason code >= 0x80 for a batch of one), moved here from the outbox in one
+    // transaction with the gap record that reports them, so the queue moves on and nothing is lost.
+    "CREATE TABLE outbox_dead_letters ("
+    "  seq        INTEGER PRIMARY KEY,"
+    "  kind       INTEGER NOT NULL,"
+    "  device     TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  dead_ms    INTEGER NOT NULL,"
+    "  reason     TEXT NOT NULL,"
+    "  bytes      INTEGER NOT NULL,"
+    "  record     BLOB NOT NULL"
+    ");",
+    // 6: commands from central (app/central_commands.hpp). command_results: one row per request id
+    // seen recently (bounded by count and age), written before the command runs (result NULL) and
+    // completed with its CommandResult (protobuf, device secrets left out), so a repeated request id
+    // is answered from here and never runs twice, across restarts too.
+    "CREATE TABLE command_results ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  request_id  TEXT NOT NULL UNIQUE,"
+    "  name        TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  done_ms     INTEGER,"
+    "  result      BLOB"
+    ");",
 };
 
 Status make_dir(const std::string& dir) {

@@ -2,12 +2,14 @@
 
 namespace xrm::store {
 
-Result<std::uint64_t> GatewayState::bump(std::string_view key) {
+Result<std::uint64_t> GatewayState::bump(std::string_view key) { return add(key, 1); }
+
+Result<std::uint64_t> GatewayState::add(std::string_view key, std::uint64_t n) {
   auto stmt = db_.prepare(
-      "INSERT INTO gateway_state(key, value) VALUES(?1, 1) "
-      "ON CONFLICT(key) DO UPDATE SET value = value + 1 RETURNING value;");
+      "INSERT INTO gateway_state(key, value) VALUES(?1, ?2) "
+      "ON CONFLICT(key) DO UPDATE SET value = value + ?2 RETURNING value;");
   if (!stmt) return stmt.status();
-  stmt->bind(1, key);
+  stmt->bind(1, key).bind(2, static_cast<std::int64_t>(n));
   auto row = stmt->step();
   if (!row) return row.status();
   if (!*row) return Status::internal(std::string(key) + " update returned no row");

@@ -192,3 +192,176 @@ TEST(Outbox, LanesOfKinds) {
   CHECK(xrm::outbox::lane_of(xrm::v1::RECORD_KIND_HEALTH) == Lane::kBulk);
   CHECK(xrm::outbox::lane_of(xrm::v1::RECORD_KIND_SCORECARD) == Lane::kBulk);
 }
+
+// ---- The bulk lane's budget and TTL, central's Ack ranges, and the upstream dead letters.
+
+namespace {
+
+// The size the outbox stores for a record (what the budget counts).
+std::uint64_t stored_bytes(xrm::store::Database& db, std::uint64_t seq) {
+  auto stmt = db.prepare("SELECT bytes FROM outbox WHERE seq = ?1;");
+  CHECK(stmt.is_ok());
+  stmt->bind(1, static_cast<std::int64_t>(seq));
+  auto row = stmt->step();
+  CHECK(row.is_ok() && *row);
+  return static_cast<std::uint64_t>(stmt->column_int(0));
+}
+
+}  // namespace
+
+TEST(Outbox, OverBudgetDropsTheOldestBulkRecordsAndReportsThemExactlyInOneGap) {
+  std::vector<std::uint64_t> bulk;
+  std::uint64_t each = 0;
+  for (int i = 0; i < 10; ++i) {
+    bulk.push_back(add(i % 2 ? xrm::v1::RECORD_KIND_HEALTH : xrm::v1::RECORD_KIND_SUMMARY, 100));
+    clock.advance(std::chrono::seconds(1));
+  }
+  const std::uint64_t event = add(xrm::v1::RECORD_KIND_EVENT, 5000);  // critical: never counted, never dropped
+  each = stored_bytes(*db, bulk[0]);
+  // Room for 6.5 records: the 4 oldest must go.
+  outbox->set_limits({each * 13 / 2, std::chrono::milliseconds(0)});
+  auto dropped = outbox->enforce_limits();
+  CHECK_TEXT(dropped.is_ok(), dropped.status().to_string().c_str());
+  CHECK_EQUAL(4U, dropped->records);
+  CHECK_EQUAL(4 * each, dropped->bytes);
+  CHECK_EQUAL(1U, dropped->gaps);
+
+  check_seqs({bulk[4], bulk[5], bulk[6], bulk[7], bulk[8], bulk[9]}, peek(Lane::kBulk, 0));
+  auto gaps = store.records(xrm::v1::RECORD_KIND_GAP);
+  CHECK_EQUAL(1U, gaps.size());
+  const auto& g = gaps[0].gap();
+  CHECK_EQUAL(xrm::v1::GAP_REASON_OUTBOX_BUDGET, g.reason());
+  CHECK_EQUAL(4U, g.dropped_records());
+  CHECK_EQUAL(4 * each, g.dropped_bytes());
+  CHECK_EQUAL(bulk[0], g.first_dropped_seq());
+  CHECK_EQUAL(bulk[3], g.last_dropped_seq());
+  CHECK_EQUAL(2, g.dropped_kinds_size());
+  CHECK(gaps[0].span_end_ms() - gaps[0].span_start_ms() == 3000);
+  CHECK_TEXT(g.detail().find("max_bytes") != std::string::npos, g.detail().c_str());
+  CHECK(gaps[0].seq() > event);
+  // The gap is critical, sent before any bulk record.
+  auto critical = peek(Lane::kCritical, 0);
+  CHECK_EQUAL(2U, critical.size());
+
+  // Within the budget now: nothing more goes.
+  dropped = outbox->enforce_limits();
+  CHECK_EQUAL(0U, dropped->records);
+  CHECK_EQUAL(0U, dropped->gaps);
+  auto stats = outbox->stats();
+  CHECK_EQUAL(4U, stats->dropped_records);
+  CHECK_EQUAL(4 * each, stats->dropped_bytes);
+  CHECK_EQUAL(1U, stats->gap_records);
+  CHECK_EQUAL(6 * each, stats->bulk_bytes);
+}
+
+TEST(Outbox, TheBudgetCountsAppendsRemovesAndAcksSinceTheLastCheck) {
+  std::vector<std::uint64_t> bulk;
+  for (int i = 0; i < 4; ++i) bulk.push_back(add(xrm::v1::RECORD_KIND_SUMMARY, 100));
+  const std::uint64_t each = stored_bytes(*db, bulk[0]);
+  outbox->set_limits({each * 4, std::chrono::milliseconds(0)});
+  CHECK_EQUAL(0U, outbox->enforce_limits()->records);
+  // Two delivered and removed: room for two more without a drop.
+  CHECK(outbox->remove({bulk[0]}).is_ok());
+  CHECK_EQUAL(1U, *outbox->remove_ranges({{bulk[1], bulk[1]}}));
+  add(xrm::v1::RECORD_KIND_SUMMARY, 100);
+  add(xrm::v1::RECORD_KIND_SUMMARY, 100);
+  CHECK_EQUAL(0U, outbox->enforce_limits()->records);
+  // One more: the oldest left (bulk[2]) goes.
+  add(xrm::v1::RECORD_KIND_SUMMARY, 100);
+  auto dropped = outbox->enforce_limits();
+  CHECK_EQUAL(1U, dropped->records);
+  CHECK_EQUAL(bulk[2], store.records(xrm::v1::RECORD_KIND_GAP).at(0).gap().first_dropped_seq());
+}
+
+TEST(Outbox, RecordsInFlightAreNeverDropped) {
+  std::vector<std::uint64_t> bulk;
+  for (int i = 0; i < 5; ++i) bulk.push_back(add(xrm::v1::RECORD_KIND_SUMMARY, 100));
+  const std::uint64_t each = stored_bytes(*db, bulk[0]);
+  outbox->set_limits({each * 3, std::chrono::milliseconds(0)});
+  // The two oldest are on their way: the next two oldest go instead.
+  auto dropped = outbox->enforce_limits([&](std::uint64_t seq) { return seq == bulk[0] || seq == bulk[1]; });
+  CHECK_EQUAL(2U, dropped->records);
+  check_seqs({bulk[0], bulk[1], bulk[4]}, peek(Lane::kBulk, 0));
+  const auto g = store.records(xrm::v1::RECORD_KIND_GAP).at(0).gap();
+  CHECK_EQUAL(bulk[2], g.first_dropped_seq());
+  CHECK_EQUAL(bulk[3], g.last_dropped_seq());
+}
+
+TEST(Outbox, BulkRecordsOlderThanTheTtlAreDroppedWithAGapNamingTheTtl) {
+  const std::uint64_t a = add(xrm::v1::RECORD_KIND_SUMMARY);
+  const std::uint64_t b = add(xrm::v1::RECORD_KIND_HEALTH);
+  clock.advance(std::chrono::minutes(30));
+  const std::uint64_t c = add(xrm::v1::RECORD_KIND_SUMMARY);
+  const std::uint64_t alert = add(xrm::v1::RECORD_KIND_ALERT);
+  outbox->set_limits({0, std::chrono::hours(1)});
+  CHECK_EQUAL(0U, outbox->enforce_limits()->records);
+  clock.advance(std::chrono::minutes(31));  // a and b are 61 minutes old, c 31
+  auto dropped = outbox->enforce_limits();
+  CHECK_EQUAL(2U, dropped->records);
+  check_seqs({c}, peek(Lane::kBulk, 0));
+  auto gaps = store.records(xrm::v1::RECORD_KIND_GAP);
+  CHECK_EQUAL(1U, gaps.size());
+  CHECK_EQUAL(xrm::v1::GAP_REASON_OUTBOX_TTL, gaps[0].gap().reason());
+  CHECK_EQUAL(a, gaps[0].gap().first_dropped_seq());
+  CHECK_EQUAL(b, gaps[0].gap().last_dropped_seq());
+  CHECK_TEXT(gaps[0].gap().detail().find("ttl") != std::string::npos, gaps[0].gap().detail().c_str());
+  // Critical records never age out.
+  clock.advance(std::chrono::hours(48));
+  outbox->enforce_limits();
+  auto critical = peek(Lane::kCritical, 0);
+  CHECK_EQUAL(alert, critical.at(0).seq);
+}
+
+TEST(Outbox, DropTotalsSurviveARestart) {
+  for (int i = 0; i < 3; ++i) add(xrm::v1::RECORD_KIND_SUMMARY, 100);
+  outbox->set_limits({1, std::chrono::milliseconds(0)});
+  CHECK_EQUAL(3U, outbox->enforce_limits()->records);
+  store.close_store();
+  store.open_store();
+  auto stats = outbox->stats();
+  CHECK_EQUAL(3U, stats->dropped_records);
+  CHECK_EQUAL(1U, stats->gap_records);
+  CHECK_EQUAL(0U, stats->bulk_bytes);
+}
+
+TEST(Outbox, RemoveRangesDeletesInclusiveRangesAndCountsThem) {
+  for (int i = 0; i < 10; ++i) add(i < 5 ? xrm::v1::RECORD_KIND_EVENT : xrm::v1::RECORD_KIND_SUMMARY);
+  auto removed = outbox->remove_ranges({{2, 4}, {7, 7}, {9, 3}, {9, UINT64_MAX}});
+  CHECK_TEXT(removed.is_ok(), removed.status().to_string().c_str());
+  CHECK_EQUAL(6U, *removed);
+  check_seqs({1, 5}, peek(Lane::kCritical, 0));
+  check_seqs({6, 8}, peek(Lane::kBulk, 0));
+  CHECK_EQUAL(0U, *outbox->remove_ranges({{2, 4}}));
+}
+
+TEST(Outbox, DeadLetterMovesTheRecordAsideWithAGapAndRequeueBringsItBack) {
+  const std::uint64_t a = add(xrm::v1::RECORD_KIND_EVENT, 300);
+  const std::uint64_t b = add(xrm::v1::RECORD_KIND_EVENT);
+  const std::uint64_t size = stored_bytes(*db, a);
+  CHECK(outbox->dead_letter(a, "packet too large (reason 149)").is_ok());
+  auto critical = peek(Lane::kCritical, 0);
+  CHECK_EQUAL(2U, critical.size());
+  CHECK_EQUAL(b, critical[0].seq);
+  auto gaps = store.records(xrm::v1::RECORD_KIND_GAP);
+  CHECK_EQUAL(1U, gaps.size());
+  CHECK_EQUAL(xrm::v1::GAP_REASON_UPSTREAM_REFUSED, gaps[0].gap().reason());
+  CHECK_EQUAL(a, gaps[0].gap().first_dropped_seq());
+  CHECK_EQUAL(size, gaps[0].gap().dropped_bytes());
+  CHECK_TEXT(gaps[0].gap().detail().find("reason 149") != std::string::npos, gaps[0].gap().detail().c_str());
+  auto dead = outbox->dead_letters(10);
+  CHECK_EQUAL(1U, dead->size());
+  CHECK_EQUAL(a, dead->at(0).seq);
+  STRCMP_EQUAL("packet too large (reason 149)", dead->at(0).reason.c_str());
+  CHECK_EQUAL(1U, outbox->stats()->dead_letters);
+  // Gone already: not found, nothing written.
+  CHECK(outbox->dead_letter(a, "again").code() == xrm::Status::Code::kNotFound);
+
+  // A refused gap record is set aside without a gap about itself.
+  CHECK(outbox->dead_letter(gaps[0].seq(), "not authorized").is_ok());
+  CHECK_EQUAL(0U, store.records(xrm::v1::RECORD_KIND_GAP).size());
+
+  auto moved = outbox->requeue_dead_letters();
+  CHECK_EQUAL(2U, *moved);
+  check_seqs({a, b, gaps[0].seq()}, peek(Lane::kCritical, 0));
+  CHECK_EQUAL(0U, outbox->dead_letters(10)->size());
+}

@@ -26,6 +26,12 @@ class GatewayState {
   // The last record sequence number handed out (0 if none).
   Result<std::uint64_t> last_record_seq();
 
+  // A named total that only grows (e.g. "outbox_dropped_records"): adds n and returns the new
+  // value; inside a transaction it commits or rolls back with it. total() reads it (0 if never
+  // added to).
+  Result<std::uint64_t> add(std::string_view key, std::uint64_t n);
+  Result<std::uint64_t> total(std::string_view key) { return read(key); }
+
  private:
   Result<std::uint64_t> bump(std::string_view key);
   Result<std::uint64_t> read(std::string_view key);
