@@ -23,19 +23,23 @@ std::string seq_range(const std::vector<std::uint64_t>& seqs) {
 }  // namespace
 
 RecordDrain::RecordDrain(boost::asio::io_context& io, outbox::Outbox& outbox, std::string gateway_id,
-                         const Clock& clock, Link link, std::chrono::milliseconds retry_delay)
+                         const Clock& clock, Link link, Settings settings)
     : io_(io),
       outbox_(outbox),
       gateway_id_(std::move(gateway_id)),
       clock_(clock),
       link_(std::move(link)),
-      retry_delay_(retry_delay),
+      settings_(settings),
       retry_timer_(io),
+      ack_timer_(io),
+      maintenance_timer_(io),
       self_(std::make_shared<RecordDrain*>(this)) {
   // append() may run inside a caller's transaction: only post from here.
   outbox_.on_append([weak = std::weak_ptr<RecordDrain*>(self_)] {
     if (auto self = weak.lock()) (*self)->wake();
   });
+  outbox_.set_limits(settings_.limits);
+  schedule_maintenance();
 }
 
 RecordDrain::~RecordDrain() {
@@ -43,13 +47,24 @@ RecordDrain::~RecordDrain() {
   self_.reset();
 }
 
+void RecordDrain::set_settings(const Settings& settings) {
+  const bool mode_changed = settings.confirm_central != settings_.confirm_central;
+  settings_ = settings;
+  outbox_.set_limits(settings_.limits);
+  if (mode_changed && running_) start();  // records waiting for an Ack are sent again under the new mode
+}
+
 void RecordDrain::start() {
   ++generation_;
   running_ = true;
   paused_ = false;
   retry_timer_.cancel();
+  ack_timer_.cancel();
+  ack_armed_ = false;
   in_flight_ = 0;
   counters_.in_flight_batches = 0;
+  outstanding_.clear();
+  counters_.unacked = 0;
   reset_cursors();
   drain();
 }
@@ -59,8 +74,12 @@ void RecordDrain::stop() {
   running_ = false;
   paused_ = false;
   retry_timer_.cancel();
+  ack_timer_.cancel();
+  ack_armed_ = false;
   in_flight_ = 0;
   counters_.in_flight_batches = 0;
+  outstanding_.clear();
+  counters_.unacked = 0;
   reset_cursors();
 }
 
@@ -78,7 +97,7 @@ void RecordDrain::wake() {
 void RecordDrain::drain() {
   if (!running_ || paused_) return;
   if (link_.connected && !link_.connected()) return;  // stop() is on its way
-  while (in_flight_ < kMaxInFlight) {
+  while (in_flight_ < kMaxInFlight && outstanding_.size() < kMaxUnacked) {
     bool failed = false;
     // Critical first, every time: fresh critical records overtake a bulk backlog.
     std::optional<Batch> batch = next_batch(outbox::Lane::kCritical, failed);
@@ -98,7 +117,7 @@ std::optional<RecordDrain::Batch> RecordDrain::next_batch(outbox::Lane lane, boo
     if (!rows) {
       failed = true;
       XRM_ERROR << "upstream: cannot read the outbox: " << rows.status().message() << "; trying again in "
-                << format_duration(retry_delay_);
+                << format_duration(settings_.retry_delay);
       pause("cannot read the outbox: " + rows.status().message());
       return std::nullopt;
     }
@@ -107,10 +126,14 @@ std::optional<RecordDrain::Batch> RecordDrain::next_batch(outbox::Lane lane, boo
     batch.lane = lane;
     batch.kind = rows->front().kind;
     const std::string_view kind_name = outbox::record_kind_name(batch.kind);
+    const std::uint64_t split_until = split_until_[index_of(lane)];
     v1::RecordBatch message;
     for (const outbox::StoredRecord& row : *rows) {
       if (row.kind != batch.kind) break;  // a batch holds one kind: the next one starts here
+      // After a refused batch, its records go one per batch, so the broker's answer is about one.
+      if (!batch.seqs.empty() && row.seq <= split_until) break;
       cursor = row.seq;
+      if (outstanding_.count(row.seq) != 0) continue;  // on its way already
       if (kind_name.empty()) {
         remove_unsendable(row.seq, "its kind " + std::to_string(static_cast<int>(row.kind)) + " has no topic");
         continue;
@@ -122,6 +145,7 @@ std::optional<RecordDrain::Batch> RecordDrain::next_batch(outbox::Lane lane, boo
         continue;
       }
       batch.seqs.push_back(row.seq);
+      if (row.seq <= split_until) break;
     }
     if (batch.seqs.empty()) continue;
     message.set_gateway_id(gateway_id_);
@@ -146,6 +170,7 @@ void RecordDrain::remove_unsendable(std::uint64_t seq, const std::string& why) {
 
 void RecordDrain::send(Batch batch) {
   ++in_flight_;
+  outstanding_.insert(batch.seqs.begin(), batch.seqs.end());
   counters_.in_flight_batches = in_flight_;
   XRM_DEBUG << "upstream: publishing " << batch.seqs.size() << " " << outbox::record_kind_name(batch.kind)
             << " record(s), " << seq_range(batch.seqs) << ", " << batch.payload.size() << " bytes";
@@ -163,23 +188,38 @@ void RecordDrain::on_published(std::uint64_t generation, const Batch& batch, con
   if (current && in_flight_ > 0) --in_flight_;
   counters_.in_flight_batches = in_flight_;
   if (st) {
+    counters_.records_sent += batch.seqs.size();
+    ++counters_.batches_sent;
+    counters_.last_sent_seq = std::max(counters_.last_sent_seq, batch.seqs.back());
+    if (settings_.confirm_central) {
+      // Kept until central's Ack; sent again after ack_timeout without one, or after a reconnect.
+      if (current) {
+        counters_.unacked = outstanding_.size();
+        if (!ack_armed_) arm_ack_timer();
+        drain();
+      }
+      return;
+    }
     // Acknowledged by the broker (confirm mode "broker"): the records may go, even if the
     // connection they went on is gone by now.
+    if (current) {
+      for (const std::uint64_t seq : batch.seqs) outstanding_.erase(seq);
+    }
     if (Status removed = outbox_.remove(batch.seqs); !removed) {
       // They stay and go again after the next reconnect; central de-duplicates them.
       XRM_ERROR << "upstream: " << seq_range(batch.seqs)
                 << " delivered but not removed from the outbox: " << removed.message();
       counters_.last_error = removed.message();
     }
-    counters_.records_sent += batch.seqs.size();
-    ++counters_.batches_sent;
-    counters_.last_sent_seq = std::max(counters_.last_sent_seq, batch.seqs.back());
     if (current) drain();
     return;
   }
   ++counters_.publish_errors;
   counters_.last_error = st.message();
   if (!current) return;  // from a connection that is gone; start() reads from the oldest record again
+  for (const std::uint64_t seq : batch.seqs) outstanding_.erase(seq);
+  counters_.unacked = settings_.confirm_central ? outstanding_.size() : 0;
+  if (st.code() == Status::Code::kInvalidArgument) return refused(batch, st);
   // Everything not acknowledged is read again from the oldest stored record (at least once).
   reset_cursors();
   if (link_.connected && !link_.connected()) {
@@ -187,20 +227,134 @@ void RecordDrain::on_published(std::uint64_t generation, const Batch& batch, con
              << seq_range(batch.seqs) << ", not acknowledged before the connection went; sent again after reconnecting";
     return;
   }
-  // Refused while connected (an MQTT 5 reason code >= 0x80, e.g. too large or not authorized) or
-  // not accepted by the client. Dead-lettering records the broker keeps refusing is a later issue;
-  // until then they are retried every retry_delay_ and hold back the rest of their lane.
+  // Not accepted by the client while connected (the connection is probably going): try again later.
   XRM_WARN << "upstream: " << batch.seqs.size() << " " << outbox::record_kind_name(batch.kind) << " record(s), "
-           << seq_range(batch.seqs) << ", not accepted: " << st.message() << "; sending again in "
-           << format_duration(retry_delay_);
+           << seq_range(batch.seqs) << ", not sent: " << st.message() << "; sending again in "
+           << format_duration(settings_.retry_delay);
   pause(st.message());
+}
+
+void RecordDrain::refused(const Batch& batch, const Status& st) {
+  const std::size_t lane = index_of(batch.lane);
+  if (batch.seqs.size() > 1) {
+    // Which record is it? Send them again one per batch; the refused one is then set aside alone.
+    ++counters_.refused_batches;
+    split_until_[lane] = std::max(split_until_[lane], batch.seqs.back());
+    cursor_[lane] = std::min(cursor_[lane], batch.seqs.front() - 1);
+    XRM_WARN << "upstream: the broker refused a batch of " << batch.seqs.size() << " "
+             << outbox::record_kind_name(batch.kind) << " records, " << seq_range(batch.seqs) << ": " << st.message()
+             << "; sending them one by one";
+    drain();
+    return;
+  }
+  const std::uint64_t seq = batch.seqs.front();
+  if (Status moved = outbox_.dead_letter(seq, st.message()); !moved && moved.code() != Status::Code::kNotFound) {
+    // Could not set it aside: it stays first in its lane; try again later rather than spin.
+    cursor_[lane] = std::min(cursor_[lane], seq - 1);
+    XRM_ERROR << "upstream: " << seq_range(batch.seqs) << " refused by the broker (" << st.message()
+              << ") and not moved to the dead letters: " << moved.message();
+    pause(moved.message());
+    return;
+  }
+  ++counters_.dead_lettered;
+  XRM_ERROR << "upstream: " << outbox::record_kind_name(batch.kind) << " record seq " << seq
+            << " refused by the broker on its own (" << st.message()
+            << "); moved to the upstream dead letters, reported with a gap record (xrmctl dead-letters --upstream)";
+  drain();
+}
+
+void RecordDrain::on_ack(const xrm::v1::Ack& ack) {
+  if (!settings_.confirm_central) {
+    XRM_DEBUG << "upstream: Ack from " << ack.consumer_id() << " ignored (upstream.confirm is \"broker\")";
+    return;
+  }
+  if (ack.gateway_id() != gateway_id_) {
+    XRM_WARN << "upstream: Ack for gateway \"" << ack.gateway_id() << "\" from " << ack.consumer_id()
+             << " ignored: this is " << gateway_id_;
+    return;
+  }
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  ranges.reserve(static_cast<std::size_t>(ack.ranges_size()));
+  for (const auto& r : ack.ranges()) ranges.emplace_back(r.first(), r.last());
+  auto removed = outbox_.remove_ranges(ranges);
+  if (!removed) {
+    XRM_ERROR << "upstream: Ack from " << ack.consumer_id() << " not applied: " << removed.status().message();
+    counters_.last_error = removed.status().message();
+    return;
+  }
+  ++counters_.acks;
+  counters_.acked_records += *removed;
+  bool progress = false;
+  for (const auto& [first, last] : ranges) {
+    if (first > last) continue;
+    for (auto it = outstanding_.lower_bound(first); it != outstanding_.end() && *it <= last;) {
+      it = outstanding_.erase(it);
+      progress = true;
+    }
+  }
+  counters_.unacked = outstanding_.size();
+  if (progress) {
+    ack_timer_.cancel();
+    ack_armed_ = false;
+    if (!outstanding_.empty()) arm_ack_timer();
+  }
+  drain();
+}
+
+void RecordDrain::arm_ack_timer() {
+  ack_armed_ = true;
+  ack_timer_.expires_after(settings_.ack_timeout);
+  ack_timer_.async_wait([weak = std::weak_ptr<RecordDrain*>(self_), generation = generation_](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self) return;
+    RecordDrain& d = **self;
+    d.ack_armed_ = false;
+    if (generation != d.generation_ || !d.running_ || d.outstanding_.empty()) return;
+    ++d.counters_.ack_timeouts;
+    XRM_WARN << "upstream: no Ack from central for " << format_duration(d.settings_.ack_timeout) << "; "
+             << d.outstanding_.size() << " record(s) waiting for one are sent again";
+    // Like a reconnect: forget what is on its way (late PUBACKs no longer count) and read again.
+    ++d.generation_;
+    d.in_flight_ = 0;
+    d.counters_.in_flight_batches = 0;
+    d.outstanding_.clear();
+    d.counters_.unacked = 0;
+    d.reset_cursors();
+    d.drain();
+  });
+}
+
+void RecordDrain::maintain() {
+  auto dropped = outbox_.enforce_limits([this](std::uint64_t seq) { return outstanding_.count(seq) != 0; });
+  if (!dropped) {
+    XRM_ERROR << "outbox: limits not enforced: " << dropped.status().message();
+    return;
+  }
+  if (dropped->records > 0) {
+    counters_.dropped_records += dropped->records;
+    XRM_WARN << "outbox: dropped " << dropped->records << " bulk record(s), " << format_size(dropped->bytes)
+             << ", over outbox.max_bytes " << format_size(settings_.limits.max_bytes) << " or older than outbox.ttl "
+             << format_duration(settings_.limits.ttl) << "; reported upstream in " << dropped->gaps << " gap record(s)";
+  }
+}
+
+void RecordDrain::schedule_maintenance() {
+  maintenance_timer_.expires_after(settings_.maintenance_interval);
+  maintenance_timer_.async_wait([weak = std::weak_ptr<RecordDrain*>(self_)](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self) return;
+    (*self)->maintain();
+    (*self)->schedule_maintenance();
+  });
 }
 
 void RecordDrain::pause(const std::string& why) {
   counters_.last_error = why;
   if (paused_) return;
   paused_ = true;
-  retry_timer_.expires_after(retry_delay_);
+  retry_timer_.expires_after(settings_.retry_delay);
   retry_timer_.async_wait([weak = std::weak_ptr<RecordDrain*>(self_)](const boost::system::error_code& ec) {
     if (ec) return;
     auto self = weak.lock();

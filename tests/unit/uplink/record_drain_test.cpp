@@ -50,10 +50,15 @@ TEST_GROUP(RecordDrain) {
   std::vector<Published> published;
   bool connected = true;
 
-  void setup() override { make_drain(RecordDrain::kRetryDelay); }
+  void setup() override { make_drain(RecordDrain::Settings{}); }
   void teardown() override { drain.reset(); }
 
   void make_drain(std::chrono::milliseconds retry_delay) {
+    RecordDrain::Settings settings;
+    settings.retry_delay = retry_delay;
+    make_drain(settings);
+  }
+  void make_drain(const RecordDrain::Settings& settings) {
     RecordDrain::Link link;
     link.publish = [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
       Published p;
@@ -64,7 +69,7 @@ TEST_GROUP(RecordDrain) {
     };
     link.connected = [this] { return connected; };
     drain.reset();
-    drain = std::make_unique<RecordDrain>(io, *outbox, "gw-t", clock, std::move(link), retry_delay);
+    drain = std::make_unique<RecordDrain>(io, *outbox, "gw-t", clock, std::move(link), settings);
   }
 
   std::uint64_t add(xrm::v1::RecordKind kind, std::size_t pad = 1) { return store.append(kind, pad); }
@@ -322,4 +327,120 @@ TEST(RecordDrain, DestroyedDrainIgnoresLateCallbacksAndAppends) {
   add(xrm::v1::RECORD_KIND_EVENT);  // no on_append left
   poll();
   CHECK_EQUAL(2u, depth());
+}
+
+// ---- Refusals, central's Acks and the outbox's limits.
+
+namespace {
+
+xrm::v1::Ack ack_of(std::uint64_t first, std::uint64_t last, const std::string& gateway = "gw-t") {
+  xrm::v1::Ack a;
+  a.set_gateway_id(gateway);
+  a.set_consumer_id("test");
+  auto* r = a.add_ranges();
+  r->set_first(first);
+  r->set_last(last);
+  return a;
+}
+
+Status refusal() { return Status::invalid_argument("publish refused by broker: Packet too large (reason 149)"); }
+
+}  // namespace
+
+TEST(RecordDrain, ARefusedBatchGoesAgainOneByOneAndOnlyTheRefusedRecordIsSetAside) {
+  add_many(xrm::v1::RECORD_KIND_EVENT, 3);  // seqs 1..3
+  drain->start();
+  poll();
+  check_batch(0, "xrm/v1/gw/gw-t/rec/event", "1,2,3");
+  answer(0, refusal());
+  CHECK_EQUAL(1U, drain->counters().refused_batches);
+  check_batch(1, "xrm/v1/gw/gw-t/rec/event", "1");
+  check_batch(2, "xrm/v1/gw/gw-t/rec/event", "2");
+  check_batch(3, "xrm/v1/gw/gw-t/rec/event", "3");
+  ack(1);
+  answer(2, refusal());  // seq 2 on its own: set aside with a gap record
+  ack(3);
+  CHECK_EQUAL(1U, drain->counters().dead_lettered);
+  auto dead = outbox->dead_letters(10);
+  CHECK_EQUAL(1U, dead->size());
+  CHECK_EQUAL(2U, dead->at(0).seq);
+  // The gap reporting it goes out next, as any critical record.
+  poll();
+  CHECK_EQUAL(5U, published.size());
+  check_batch(4, "xrm/v1/gw/gw-t/rec/gap", "4");
+  CHECK_EQUAL(xrm::v1::GAP_REASON_UPSTREAM_REFUSED, published[4].batch.records(0).gap().reason());
+  ack(4);
+  CHECK_EQUAL(0U, depth());
+  // Batches are whole again after the refused range.
+  add_many(xrm::v1::RECORD_KIND_EVENT, 2);
+  poll();
+  check_batch(5, "xrm/v1/gw/gw-t/rec/event", "5,6");
+}
+
+TEST(RecordDrain, ConfirmCentralKeepsRecordsAfterThePubackUntilCentralAcksThem) {
+  RecordDrain::Settings settings;
+  settings.confirm_central = true;
+  make_drain(settings);
+  add_many(xrm::v1::RECORD_KIND_EVENT, 3);
+  drain->start();
+  poll();
+  ack(0);
+  CHECK_EQUAL(3U, depth());
+  CHECK_EQUAL(3U, drain->counters().unacked);
+  // Not sent twice while waiting for the Ack.
+  add(xrm::v1::RECORD_KIND_EVENT);
+  poll();
+  check_batch(1, "xrm/v1/gw/gw-t/rec/event", "4");
+  // An Ack for another gateway does nothing.
+  drain->on_ack(ack_of(1, 4, "gw-other"));
+  CHECK_EQUAL(4U, depth());
+  drain->on_ack(ack_of(1, 2));
+  CHECK_EQUAL(2U, depth());
+  CHECK_EQUAL(2U, drain->counters().acked_records);
+  ack(1);
+  drain->on_ack(ack_of(3, 4));
+  CHECK_EQUAL(0U, depth());
+  CHECK_EQUAL(0U, drain->counters().unacked);
+  CHECK_EQUAL(2U, published.size());
+}
+
+TEST(RecordDrain, ConfirmCentralSendsAgainWhenNoAckComesWithinTheTimeout) {
+  RecordDrain::Settings settings;
+  settings.confirm_central = true;
+  settings.ack_timeout = 30ms;
+  make_drain(settings);
+  add_many(xrm::v1::RECORD_KIND_EVENT, 2);
+  drain->start();
+  poll();
+  ack(0);
+  io.restart();
+  io.run_for(200ms);
+  CHECK_EQUAL(1U, drain->counters().ack_timeouts);
+  CHECK_EQUAL(2U, published.size());
+  check_batch(1, "xrm/v1/gw/gw-t/rec/event", "1,2");
+  // In "broker" mode an Ack is ignored and the PUBACK deletes.
+  make_drain(RecordDrain::Settings{});
+  drain->on_ack(ack_of(1, 2));
+  CHECK_EQUAL(2U, depth());
+}
+
+TEST(RecordDrain, MaintenanceDropsBulkOverTheBudgetButNothingOnItsWay) {
+  RecordDrain::Settings settings;
+  settings.limits.max_bytes = 1;  // everything droppable is over
+  settings.maintenance_interval = std::chrono::hours(1);
+  make_drain(settings);
+  add_many(xrm::v1::RECORD_KIND_SUMMARY, 3);
+  drain->start();
+  poll();
+  check_batch(0, "xrm/v1/gw/gw-t/rec/summary", "1,2,3");
+  add_many(xrm::v1::RECORD_KIND_SUMMARY, 2);  // 4, 5: not on their way
+  drain->maintain();
+  CHECK_EQUAL(2U, drain->counters().dropped_records);
+  auto gaps = store.records(xrm::v1::RECORD_KIND_GAP);
+  CHECK_EQUAL(1U, gaps.size());
+  CHECK_EQUAL(4U, gaps[0].gap().first_dropped_seq());
+  CHECK_EQUAL(5U, gaps[0].gap().last_dropped_seq());
+  ack(0);
+  CHECK_EQUAL(1U, depth());  // only the gap waits, and goes next
+  check_batch(1, "xrm/v1/gw/gw-t/rec/gap", "6");
 }
