@@ -14,7 +14,7 @@ HOST_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libcpputest-dev
   libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev rapidjson-dev libqrencode-dev
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients openssl
 )
 # Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
 TARGET_LIBS=(

@@ -303,6 +303,15 @@ Result<json> ControlApi::status(const json& args) {
   const auto& dl = ctx_.dead_letters.counts();
   json by_lifecycle = json::object();
   for (const auto& [name, n] : ctx_.registry.count_by_lifecycle()) by_lifecycle[name] = n;
+  // Live telemetry to central (QoS 0, never stored): classes asking for it and what happened.
+  json live = {{"enabled_classes", 0}, {"devices", 0}, {"sent", 0}, {"suppressed_rate", 0},
+               {"suppressed_deadband", 0}, {"dropped_offline", 0}};
+  if (ctx_.live != nullptr) {
+    const auto& lc = ctx_.live->counters();
+    live = {{"enabled_classes", ctx_.live->enabled_classes()}, {"devices", ctx_.live->devices()},
+            {"sent", lc.sent}, {"suppressed_rate", lc.suppressed_rate},
+            {"suppressed_deadband", lc.suppressed_deadband}, {"dropped_offline", lc.dropped_offline}};
+  }
   auto conn = [](bool connected, int version, const std::string& url) {
     return json{{"url", url},
                 {"connected", connected},
@@ -340,14 +349,28 @@ Result<json> ControlApi::status(const json& args) {
         {"critical", ob->critical},
         {"bytes", ob->bytes},
         {"last_seq", ob->last_seq},
-        {"oldest_age_ms", ob->oldest_created_ms ? json(now_ms - *ob->oldest_created_ms) : json(nullptr)}}},
+        {"oldest_age_ms", ob->oldest_created_ms ? json(now_ms - *ob->oldest_created_ms) : json(nullptr)},
+        {"bulk_bytes", ob->bulk_bytes},
+        {"max_bytes", ctx_.outbox.limits().max_bytes},
+        {"ttl_ms", ctx_.outbox.limits().ttl.count()},
+        {"dropped_records", ob->dropped_records},
+        {"dropped_bytes", ob->dropped_bytes},
+        {"gap_records", ob->gap_records},
+        {"dead_letters", ob->dead_letters}}},
       {"uplink",
        {{"records_sent", drain.records_sent},
         {"batches_sent", drain.batches_sent},
         {"in_flight", drain.in_flight_batches},
         {"publish_errors", drain.publish_errors},
         {"last_error", drain.last_error.empty() ? json(nullptr) : json(drain.last_error)},
-        {"last_sent_seq", drain.last_sent_seq}}},
+        {"last_sent_seq", drain.last_sent_seq},
+        {"confirm", ctx_.uplink.confirm_central() ? "central" : "broker"},
+        {"refused_batches", drain.refused_batches},
+        {"dead_lettered", drain.dead_lettered},
+        {"acks", drain.acks},
+        {"acked_records", drain.acked_records},
+        {"unacked", drain.unacked},
+        {"ack_timeouts", drain.ack_timeouts}}},
       {"health", health_json()},
       // Device messages and bytes in, records and bytes out (every kind), since the start.
       {"condensation",
@@ -357,7 +380,37 @@ Result<json> ControlApi::status(const json& args) {
         {"bytes_out", ctx_.outbox.appended_bytes()},
         {"summaries", ctx_.condense.stats().summaries},
         {"windows_open", ctx_.condense.stats().windows_open},
-        {"window_ms", ctx_.condense.window().count()}}}};
+        {"window_ms", ctx_.condense.window().count()}}},
+      {"live", std::move(live)}};
+}
+
+// Records the upstream broker refused on their own (Outbox::dead_letter); with requeue, first puts
+// every one back into the outbox under its old seq.
+Result<json> ControlApi::upstream_dead_letters(std::size_t limit, bool requeue) {
+  std::uint64_t requeued = 0;
+  if (requeue) {
+    auto moved = ctx_.outbox.requeue_dead_letters();
+    if (!moved) return moved.status();
+    requeued = *moved;
+  }
+  auto rows = ctx_.outbox.dead_letters(limit);
+  if (!rows) return rows.status();
+  json list = json::array();
+  for (const auto& d : *rows) {
+    const std::string_view kind = outbox::record_kind_name(d.kind);
+    list.push_back({{"seq", d.seq},
+                    {"kind", kind.empty() ? json(static_cast<int>(d.kind)) : json(std::string(kind))},
+                    {"device", d.device},
+                    {"created_ms", d.created_ms},
+                    {"dead_ms", d.dead_ms},
+                    {"reason", d.reason},
+                    {"bytes", d.bytes}});
+  }
+  auto stats = ctx_.outbox.stats();
+  if (!stats) return stats.status();
+  json out{{"upstream_dead_letters", std::move(list)}, {"stored", stats->dead_letters}};
+  if (requeue) out["requeued"] = requeued;
+  return out;
 }
 
 Result<json> ControlApi::rules_reload(const json& args) {
@@ -385,7 +438,7 @@ json ControlApi::health_json() const {
 }
 
 Result<json> ControlApi::dead_letters(const json& args) {
-  if (Status st = check_args("dead-letters", args, {"limit"}); !st) return st;
+  if (Status st = check_args("dead-letters", args, {"limit", "upstream", "requeue"}); !st) return st;
   std::size_t limit = 20;
   if (auto it = args.find("limit"); it != args.end()) {
     if (!it->is_number_unsigned() || it->get<std::uint64_t>() < 1 || it->get<std::uint64_t>() > 10000) {
@@ -393,6 +446,20 @@ Result<json> ControlApi::dead_letters(const json& args) {
     }
     limit = it->get<std::size_t>();
   }
+  auto flag = [&args](const char* name) -> Result<bool> {
+    auto it = args.find(name);
+    if (it == args.end()) return false;
+    if (!it->is_boolean()) return Status::invalid_argument(std::string("dead-letters: argument \"") + name + "\" must be true or false");
+    return it->get<bool>();
+  };
+  auto upstream = flag("upstream");
+  if (!upstream) return upstream.status();
+  auto requeue = flag("requeue");
+  if (!requeue) return requeue.status();
+  if (*requeue && !*upstream) {
+    return Status::invalid_argument("dead-letters: \"requeue\" applies to the upstream dead letters (with \"upstream\")");
+  }
+  if (*upstream) return upstream_dead_letters(limit, *requeue);
   auto rows = ctx_.dead_letters.recent(limit);
   if (!rows) return rows.status();
   json list = json::array();

@@ -13,6 +13,7 @@
 #include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
+#include "xrm/live/live_telemetry.hpp"
 #include "xrm/outbox/outbox.hpp"
 #include "xrm/registry/provisioner.hpp"
 #include "xrm/registry/registry.hpp"
@@ -40,6 +41,8 @@ struct ControlContext {
   // class count, or invalid_argument with every problem as FILE:LINE:KEY: message, one per line,
   // the running rules unchanged.
   std::function<Result<nlohmann::json>()> reload_rules;
+  // Live telemetry counters for `status`; nullptr: shown as not enabled.
+  const live::LiveTelemetry* live = nullptr;
 };
 
 class ControlApi {
@@ -55,6 +58,7 @@ class ControlApi {
   Result<nlohmann::json> link(const control::Request& request);
   Result<nlohmann::json> status(const nlohmann::json& args);
   Result<nlohmann::json> dead_letters(const nlohmann::json& args);
+  Result<nlohmann::json> upstream_dead_letters(std::size_t limit, bool requeue);
   Result<nlohmann::json> rules_reload(const nlohmann::json& args);
   nlohmann::json device_summary(const registry::Device& d) const;
   nlohmann::json health_json() const;

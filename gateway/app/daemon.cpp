@@ -24,6 +24,7 @@
 #include "xrm/ingest/dead_letters.hpp"
 #include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
+#include "xrm/live/live_telemetry.hpp"
 #include "xrm/outbox/outbox.hpp"
 #include "xrm/registry/dynsec.hpp"
 #include "xrm/registry/provisioner.hpp"
@@ -31,6 +32,7 @@
 #include "xrm/store/database.hpp"
 #include "xrm/store/gateway_state.hpp"
 #include "xrm/uplink/uplink.hpp"
+#include "central_commands.hpp"
 #include "control_api.hpp"
 
 #ifndef XRM_VERSION
@@ -157,10 +159,17 @@ class Daemon {
       if (!sc) return std::nullopt;
       return std::make_pair(sc->first, static_cast<xrm::v1::HealthBand>(sc->second));
     });
+    // Live telemetry (QoS 0, never stored) where a profile asks for it; dropped while upstream is down.
+    live_ = std::make_unique<live::LiveTelemetry>(config_.gateway.id, clock_,
+                                                  [this](const std::string& topic, std::string payload) {
+                                                    return uplink_->publish_live(topic, std::move(payload));
+                                                  });
+    live_->set_profiles(profiles_);
     traffic_->on_telemetry([this](const registry::Device& d, const ingest::TelemetrySample& s, std::int64_t,
                                   const ingest::DeviceIngest& in) {
       health_->on_telemetry(d, s, in);
       condense_->on_telemetry(d, s, in);
+      live_->on_telemetry(d, s);
     });
     traffic_->on_event([this](const registry::Device& d, const xrm::v1::ServiceEvent& e) { health_->on_event(d, e); });
     traffic_->on_command_result(
@@ -200,7 +209,28 @@ class Daemon {
                                                                clock_, clock_.steady_now(), *registry_, *provisioner_,
                                                                *outbox_, *traffic_, *dead_letters_, *local_, *uplink_,
                                                                *health_, *condense_,
-                                                               [this] { return reload_rules(); }});
+                                                               [this] { return reload_rules(); }, live_.get()});
+    // Commands from central: the same verbs, asked on the upstream broker and answered there
+    // (central_commands.hpp). Subscribed before the uplink starts, so that commands queued in the
+    // gateway's session at the broker are routed from the first message on.
+    commands_ = std::make_unique<CentralCommands>(
+        *db_, clock_, CentralCommandsSettings{config_.gateway.id, XRM_VERSION, clock_.steady_now()},
+        [this](control::Request req, control::Reply reply) { control_api_->handle(std::move(req), std::move(reply)); },
+        [this](CentralCommands::Response r) {
+          uplink_->publish_response(r.topic, std::move(r.payload), r.correlation_data, [topic = r.topic](const Status& st) {
+            if (!st) {
+              XRM_WARN << "central commands: answer on " << topic << " not delivered: " << st.message()
+                       << " (kept; a re-sent request gets it)";
+            }
+          });
+        });
+    if (Status st = commands_->load(); !st) {
+      XRM_ERROR << db_->path() << ": cannot read the command table: " << st.message();
+      return kExitFailure;
+    }
+    uplink_->subscribe(topics::gw_commands(config_.gateway.id), 1, [this](const uplink::Uplink::Message& msg) {
+      commands_->handle(IncomingCommand::from_message(*msg));
+    });
     auto server = control::Server::open(io_, config_.control.socket, [this](control::Request req, control::Reply reply) {
       control_api_->handle(std::move(req), std::move(reply));
     });
@@ -310,6 +340,7 @@ class Daemon {
     profiles_ = std::move(profiles);
     provisioner_->set_classes(profiles_.class_names());
     health_->set_profiles(profiles_);
+    live_->set_profiles(profiles_);
     health_->set_settings(health_settings(fresh));
     log::set_level(fresh.log.level);
     uplink_->reload(fresh);
@@ -344,6 +375,7 @@ class Daemon {
     profiles_ = std::move(fresh);
     provisioner_->set_classes(profiles_.class_names());
     health_->set_profiles(profiles_);
+    live_->set_profiles(profiles_);
     std::size_t rules = 0;
     for (const auto& p : profiles_.profiles) rules += p.rules.size();
     XRM_NOTICE << "rules reload: " << profiles_.source_file << " (" << profiles_.profiles.size() << " classes, "
@@ -397,8 +429,6 @@ class Daemon {
         XRM_ERROR << "dead letters: " << st.message();
       }
       schedule_dead_letter_flush();
-    schedule_health_tick();
-    schedule_health_save();
     });
   }
 
@@ -445,7 +475,9 @@ class Daemon {
   std::unique_ptr<ingest::DeviceTraffic> traffic_;
   std::unique_ptr<health::HealthEngine> health_;
   std::unique_ptr<condense::Condenser> condense_;
+  std::unique_ptr<live::LiveTelemetry> live_;
   std::unique_ptr<ControlApi> control_api_;
+  std::unique_ptr<CentralCommands> commands_;
   std::unique_ptr<control::Server> control_;
   bool stopping_ = false;
 };

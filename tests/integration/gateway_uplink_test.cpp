@@ -22,6 +22,7 @@
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
 #include "gateway_rig.hpp"
+#include "record_transcript.hpp"
 
 namespace {
 
@@ -35,6 +36,12 @@ using xrm::testing::guarded;
 using xrm::testing::Mosquitto;
 using xrm::testing::poll_until;
 using xrm::testing::Subscriber;
+using xrm::testing::Transcript;
+using xrm::testing::Arrived;
+using xrm::testing::check_complete_and_ordered;
+using xrm::testing::deduplicated;
+using xrm::testing::describe;
+using xrm::testing::of_kind;
 
 // Bounded waits, generous for a loaded 2-core machine under the sanitizers.
 constexpr auto kWait = 5s;
@@ -44,132 +51,6 @@ constexpr const char* kGatewayId = "gw-up";
 // Spelled out from the contract, not built with the daemon's own topic helpers.
 const std::string kRecordPrefix = std::string("xrm/v1/gw/") + kGatewayId + "/rec/";
 const std::string kRecordFilter = kRecordPrefix + "#";
-
-// The contract's {kind} of each RecordKind.
-std::string kind_topic_name(int kind) {
-  switch (kind) {
-    case xrm::v1::RECORD_KIND_SUMMARY: return "summary";
-    case xrm::v1::RECORD_KIND_EVENT: return "event";
-    case xrm::v1::RECORD_KIND_HEALTH: return "health";
-    case xrm::v1::RECORD_KIND_ALERT: return "alert";
-    case xrm::v1::RECORD_KIND_LIFECYCLE: return "lifecycle";
-    case xrm::v1::RECORD_KIND_GAP: return "gap";
-    case xrm::v1::RECORD_KIND_SCORECARD: return "scorecard";
-    default: return "?" + std::to_string(kind);
-  }
-}
-
-// One record as it arrived upstream.
-struct Arrived {
-  std::uint64_t seq = 0;
-  int kind = 0;
-  std::string device;
-};
-
-// Everything a subscriber received on rec/#, decoded and checked batch by batch. The tests make
-// lifecycle records (provisioning); records of other kinds that other stages make meanwhile are
-// checked the same way and counted in the seq coverage.
-struct Transcript {
-  std::vector<Arrived> records;  // in arrival order, duplicates kept
-  std::size_t batches = 0;
-  std::string problems;  // what was wrong with any batch; empty when all were right
-
-  void take(const mqtt::message& m) {
-    ++batches;
-    const std::string where = m.get_topic() + " batch " + std::to_string(batches) + ": ";
-    if (m.is_retained()) problems += where + "retained\n";
-    if (m.get_qos() != 1) problems += where + "QoS " + std::to_string(m.get_qos()) + "\n";
-    xrm::v1::RecordBatch b;
-    if (!b.ParseFromString(m.get_payload())) {
-      problems += where + "not a RecordBatch\n";
-      return;
-    }
-    if (m.get_topic() != kRecordPrefix + kind_topic_name(b.kind())) {
-      problems += where + "batch of kind " + kind_topic_name(b.kind()) + " on this topic\n";
-    }
-    if (b.gateway_id() != kGatewayId) problems += where + "gateway_id " + b.gateway_id() + "\n";
-    if (b.records_size() == 0) {
-      problems += where + "no records\n";
-      return;
-    }
-    if (b.first_seq() != b.records(0).seq() || b.last_seq() != b.records(b.records_size() - 1).seq()) {
-      problems += where + "first_seq/last_seq do not match its records\n";
-    }
-    if (b.created_at_ms() == 0) problems += where + "no created_at_ms\n";
-    std::uint64_t prev = 0;
-    for (const auto& r : b.records()) {
-      const std::string rec = where + "seq " + std::to_string(r.seq()) + ": ";
-      if (r.seq() <= prev) problems += rec + "after seq " + std::to_string(prev) + "\n";
-      prev = r.seq();
-      if (r.kind() != b.kind()) problems += rec + "kind " + kind_topic_name(r.kind()) + "\n";
-      if (r.kind() == xrm::v1::RECORD_KIND_LIFECYCLE && !r.has_lifecycle()) problems += rec + "no lifecycle body\n";
-      if (r.gateway_id() != kGatewayId) problems += rec + "gateway_id " + r.gateway_id() + "\n";
-      records.push_back({r.seq(), r.kind(), r.device_id()});
-    }
-  }
-
-  bool has(std::uint64_t seq) const {
-    for (const auto& r : records) {
-      if (r.seq == seq) return true;
-    }
-    return false;
-  }
-  bool has_all(std::uint64_t first, std::uint64_t last) const {
-    for (std::uint64_t s = first; s <= last; ++s) {
-      if (!has(s)) return false;
-    }
-    return true;
-  }
-};
-
-std::string describe(const std::vector<Arrived>& records) {
-  std::string out;
-  for (const auto& r : records) {
-    out += (out.empty() ? "" : " ") + std::to_string(r.seq) + ":" + kind_topic_name(r.kind) + ":" + r.device;
-  }
-  return out.empty() ? "(none)" : out;
-}
-
-// The records in arrival order with repeats removed (the first copy kept), as a de-duplicating
-// central consumer stores them.
-std::vector<Arrived> deduplicated(const std::vector<Arrived>& records) {
-  std::vector<Arrived> out;
-  for (const auto& r : records) {
-    bool seen = false;
-    for (const auto& o : out) seen = seen || o.seq == r.seq;
-    if (!seen) out.push_back(r);
-  }
-  return out;
-}
-
-std::vector<Arrived> of_kind(const std::vector<Arrived>& records, int kind) {
-  std::vector<Arrived> out;
-  for (const auto& r : records) {
-    if (r.kind == kind) out.push_back(r);
-  }
-  return out;
-}
-
-// Records in arrival order, de-duplicated: each kind's seqs must ascend (order is kept within a
-// topic), and together they must be exactly first..last (every seq once, no gap). Returns what is
-// wrong; empty when nothing is.
-std::string check_complete_and_ordered(const std::vector<Arrived>& stored, std::uint64_t first, std::uint64_t last) {
-  std::string problems;
-  for (int kind = xrm::v1::RECORD_KIND_SUMMARY; kind <= xrm::v1::RECORD_KIND_SCORECARD; ++kind) {
-    std::uint64_t prev = 0;
-    for (const auto& r : of_kind(stored, kind)) {
-      if (r.seq <= prev) problems += "seq " + std::to_string(r.seq) + " after " + std::to_string(prev) + "; ";
-      prev = r.seq;
-    }
-  }
-  if (stored.size() != last - first + 1) problems += "expected " + std::to_string(last - first + 1) + " records; ";
-  for (std::uint64_t s = first; s <= last; ++s) {
-    bool found = false;
-    for (const auto& r : stored) found = found || r.seq == s;
-    if (!found) problems += "seq " + std::to_string(s) + " missing; ";
-  }
-  return problems;
-}
 
 }  // namespace
 
@@ -254,7 +135,7 @@ TEST(Uplink, LifecycleRecordsArriveAsBatchesInSeqOrderAndLeaveTheOutbox) {
     const std::uint64_t last = last_seq();
     CHECK(last >= devices.size());  // one lifecycle record each (other stages may add their own)
 
-    Transcript t;
+    Transcript t{kGatewayId};
     receive(t, 1, last, kWait);
     // Without an outage nothing is sent twice: every seq once, ascending within each topic.
     const std::string text = describe(t.records);
@@ -289,7 +170,7 @@ TEST(Uplink, RecordsMadeDuringAnUpstreamOutageArriveAfterItInOrder) {
     provision("dev-2");
     provision("dev-3");
     const std::uint64_t sent_before = last_seq();
-    Transcript before;
+    Transcript before{kGatewayId};
     receive(before, 1, sent_before, kWait);
 
     // The central broker goes away; the gateway keeps making records.
@@ -317,7 +198,7 @@ TEST(Uplink, RecordsMadeDuringAnUpstreamOutageArriveAfterItInOrder) {
     }
     gateway->signal(SIGCONT);
 
-    Transcript after;
+    Transcript after{kGatewayId};
     receive(after, sent_before + 1, last, kReconnectWait);
     CHECK(gateway->log_count("upstream: connected") > connects);
 
@@ -353,7 +234,7 @@ TEST(Uplink, RecordsKeptAcrossADaemonRestartAreSentWhenItIsBack) {
     upstream->start();
     subscribe_central();
     start_gateway();
-    Transcript t;
+    Transcript t{kGatewayId};
     receive(t, 1, last, kReconnectWait);
     const std::vector<Arrived> stored = deduplicated(t.records);
     STRCMP_EQUAL_TEXT("", check_complete_and_ordered(stored, 1, last).c_str(), describe(t.records).c_str());

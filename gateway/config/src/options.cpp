@@ -50,11 +50,13 @@ Status assign_level(log::Level& out, std::string_view text) {
    "File holding the password (first line). Secrets are never taken from the command line.",                        \
    XRM_STR(side.password_file)},                                                                                     \
   {sec, "ca_file", OptionType::kPath, "", false, false, "",                                                         \
-   "TLS: PEM file of trusted CAs; empty: the system's CA store.", XRM_STR(side.ca_file)},                           \
+   "TLS (ssl:// url): PEM file of the CAs that may sign the broker's certificate, which must also name the url's "  \
+   "host; empty: the system's CA store.", XRM_STR(side.ca_file)},                                                    \
   {sec, "cert_file", OptionType::kPath, "", false, false, "",                                                       \
-   "TLS: client certificate (PEM), with key_file.", XRM_STR(side.cert_file)},                                       \
+   "TLS: this gateway's client certificate (PEM), for a broker that requires one; with key_file.",                 \
+   XRM_STR(side.cert_file)},                                                                                         \
   {sec, "key_file", OptionType::kPath, "", false, false, "",                                                        \
-   "TLS: client private key (PEM), with cert_file.", XRM_STR(side.key_file)},                                       \
+   "TLS: the private key of cert_file (PEM, unencrypted: keep the file 0600).", XRM_STR(side.key_file)},           \
   {sec, "client_id", OptionType::kString, "", false, false, "",                                                     \
    "MQTT client id; empty: xrm-gw-{gateway.id} (local) or xrm-gw-{gateway.id}-up (upstream).",                   \
    XRM_STR(side.client_id)},                                                                                         \
@@ -91,6 +93,10 @@ std::span<const OptionSpec> option_table() {
        "When an outbox record may be deleted: broker = on the upstream broker's PUBACK; central = only "
        "after the central XRM's Ack on xrm/v1/gw/{id}/ack (survives a broker that loses messages).",
        XRM_STR(upstream.confirm)},
+      {"upstream", "ack_timeout", OptionType::kDuration, "60s", false, true, "",
+       "confirm = central: records sent and not acknowledged by central within this time are sent "
+       "again (central de-duplicates by gateway and seq). At most 10000 records wait for an Ack.",
+       XRM_DUR(upstream.ack_timeout)},
 
       {"control", "socket", OptionType::kPath, "/run/xrm-gateway/control.sock", false, false, "",
        "Unix socket xrmctl talks to (mode 0660).", XRM_STR(control.socket)},
@@ -112,11 +118,21 @@ std::span<const OptionSpec> option_table() {
        "Length of a telemetry summary window, aligned to the wall clock.", XRM_DUR(condense.window)},
 
       {"outbox", "max_bytes", OptionType::kSize, "256MiB", false, true, "",
-       "Disk budget for droppable (bulk) records; critical records are never dropped. Dropped records "
-       "are reported upstream as gap records.",
+       "Budget for droppable (bulk: summary, health, scorecard) records waiting in the outbox, as "
+       "stored (serialized) bytes. Checked every second, also while the upstream is down: beyond it "
+       "the oldest bulk records are deleted, never one on its way, and the deletion commits together "
+       "with one gap record (critical) giving the exact count, bytes, kinds, seq range and time span. "
+       "Critical records (event, alert, lifecycle, gap) are never dropped and do not count. Commit "
+       "policy: every record is committed to SQLite (WAL, synchronous=FULL) before it counts as made, "
+       "so a crash or power cut loses no committed record and never reuses a seq; a record sent but "
+       "not yet deleted when the process dies is sent again (central de-duplicates by gateway and "
+       "seq). The database file itself is larger than this by the critical records, SQLite's free "
+       "pages and the WAL.",
        XRM_SIZE(outbox.max_bytes)},
       {"outbox", "ttl", OptionType::kDuration, "7d", false, true, "",
-       "Bulk records older than this are dropped (and reported as a gap).", XRM_DUR(outbox.ttl)},
+       "Bulk records older than this (since they were made) are deleted unsent, oldest first, and "
+       "reported in a gap record like budget drops. Critical records never expire.",
+       XRM_DUR(outbox.ttl)},
 
       {"health", "profiles", OptionType::kPath, "/etc/xrm-gateway/profiles.toml", false, false, "",
        "Profiles file: device classes, KPI weights, threshold rules, bands and escalation.",

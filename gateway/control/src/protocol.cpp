@@ -65,6 +65,7 @@ std::string string_field(const json& obj, const char* key, std::string fallback)
 }  // namespace
 
 std::string Peer::actor() const {
+  if (!actor_override.empty()) return actor_override;
   std::string actor = "xrmctl:uid=" + std::to_string(uid);
   std::vector<char> buffer(1024);
   passwd entry{};

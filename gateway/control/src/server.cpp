@@ -195,7 +195,7 @@ void Server::Listener::on_accept(const error_code& ec, Socket socket) {
     ucred cred{};
     socklen_t length = sizeof cred;
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
-      std::make_shared<Connection>(shared_from_this(), std::move(socket), Peer{cred.uid, cred.gid, cred.pid})->start();
+      std::make_shared<Connection>(shared_from_this(), std::move(socket), Peer{cred.uid, cred.gid, cred.pid, {}})->start();
     } else {
       XRM_WARN << "control socket " << path_ << ": no peer credentials (" << errno_text(errno) << "); closed";
     }

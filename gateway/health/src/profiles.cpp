@@ -271,6 +271,8 @@ class Loader {
                        });
           } else if (key == "rule") {
             load_rules(node, line, name, label, p);
+          } else if (key == "live") {
+            load_live(node, line, name, p.live);
           } else {
             return false;
           }
@@ -304,6 +306,122 @@ class Loader {
       }
     }
     return p;
+  }
+
+  // `live` (inline table or [profile.live]): live telemetry to central. Present, it needs an
+  // interval; cross-checks run only when every key of it was accepted.
+  void load_live(const toml::node& node, int line, const std::string& name, LiveSettings& live) {
+    const std::size_t errors_before = errors_.size();
+    live.line = line;
+    int interval_line = 0;
+    int max_interval_line = 0;
+    std::vector<std::pair<std::string, int>> deadband_lines;
+    each_entry(node, line, name, [&](std::string_view key, const toml::node& value, const std::string& n, int l) {
+      if (key == "interval") {
+        interval_line = l;
+        read_duration(value, l, n, false, live.interval);
+      } else if (key == "max_interval") {
+        max_interval_line = l;
+        read_duration(value, l, n, false, live.max_interval);
+      } else if (key == "deadband") {
+        each_entry(value, l, n, [&](std::string_view metric, const toml::node& v, const std::string& n2, int l2) {
+          double deadband = 0;
+          if (metric != "default" && !check_metric_name(metric, l2, n2)) return true;
+          if (!read_deadband(v, l2, n2, deadband)) return true;
+          if (metric == "default") {
+            live.default_deadband = deadband;
+          } else {
+            live.deadbands.emplace_back(std::string(metric), deadband);
+            deadband_lines.emplace_back(std::string(metric), l2);
+          }
+          return true;
+        });
+      } else if (key == "metrics") {
+        read_metric_list(value, l, n, live.metrics);
+      } else {
+        return false;
+      }
+      return true;
+    });
+    if (!node.is_table()) return;  // reported by each_entry
+    if (interval_line == 0) {
+      add(line, name + ".interval",
+          "required key is missing (live telemetry needs the shortest time between two messages, e.g. \"5s\")");
+    }
+    if (errors_.size() != errors_before) return;
+    if (live.max_interval.count() > 0 && live.max_interval < live.interval) {
+      add(max_interval_line, name + ".max_interval",
+          format_duration(live.max_interval) + " is shorter than interval (" + format_duration(live.interval) + ")");
+    }
+    if (!live.metrics.empty()) {
+      for (const auto& [metric, l] : deadband_lines) {
+        if (std::find(live.metrics.begin(), live.metrics.end(), metric) == live.metrics.end()) {
+          add(l, name + ".deadband." + metric, in_quotes(metric) + " is not in live.metrics, so it is never sent");
+        }
+      }
+    }
+  }
+
+  // A metric name as devices send it (the same rule as in `when`); false after reporting it.
+  bool check_metric_name(std::string_view metric, int line, const std::string& name) {
+    if (metric.empty() || metric.size() > kMaxMetricLength ||
+        !std::all_of(metric.begin(), metric.end(), is_metric_char)) {
+      add(line, name, "metric name " + in_quotes(metric) + " is not 1 to 64 characters of A-Z a-z 0-9 _ . -");
+      return false;
+    }
+    return true;
+  }
+
+  // A deadband: a finite number >= 0, in the metric's own unit (so no upper bound).
+  bool read_deadband(const toml::node& node, int line, const std::string& name, double& out) {
+    if (!node.is_number()) {
+      add(line, name, "expected a number (deadband), found " + std::string(config::toml_node_kind(node)));
+      return false;
+    }
+    const double value = *node.value<double>();
+    if (!std::isfinite(value)) {
+      add(line, name, format_number(value) + " is not a finite number");
+      return false;
+    }
+    if (value < 0) {
+      add(line, name, format_number(value) + " is negative; a deadband is 0 (any change) or more");
+      return false;
+    }
+    out = value;
+    return true;
+  }
+
+  void read_metric_list(const toml::node& node, int line, const std::string& name, std::vector<std::string>& out) {
+    const auto* array = node.as_array();
+    if (array == nullptr) {
+      add(line, name, "expected an array of metric names, found " + std::string(config::toml_node_kind(node)));
+      return;
+    }
+    if (array->empty()) {
+      add(line, name, "empty list; leave metrics out to forward every metric");
+      return;
+    }
+    std::vector<std::string> metrics;
+    bool ok = true;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = *array->get(i);
+      const int l = element.source().begin.line != 0 ? line_of(element.source()) : line;
+      const auto* text = element.as_string();
+      if (text == nullptr) {
+        add(l, name,
+            "element " + std::to_string(i + 1) + ": expected a string (metric name), found " +
+                std::string(config::toml_node_kind(element)));
+        ok = false;
+      } else if (!check_metric_name(text->get(), l, name)) {
+        ok = false;
+      } else if (std::find(metrics.begin(), metrics.end(), text->get()) != metrics.end()) {
+        add(l, name, in_quotes(text->get()) + " is listed twice");
+        ok = false;
+      } else {
+        metrics.push_back(text->get());
+      }
+    }
+    if (ok) out = std::move(metrics);
   }
 
   void load_rules(const toml::node& node, int line, const std::string& name, const std::string& profile_label,
@@ -457,6 +575,17 @@ Result<RuleCondition> parse_condition(std::string_view text) {
   skip_space();
   if (pos != text.size()) return fail(pos, "unexpected " + in_quotes(text.substr(pos)) + " after the number");
   return c;
+}
+
+double LiveSettings::deadband_of(std::string_view metric) const {
+  for (const auto& [name, deadband] : deadbands) {
+    if (name == metric) return deadband;
+  }
+  return default_deadband;
+}
+
+bool LiveSettings::selects(std::string_view metric) const {
+  return metrics.empty() || std::find(metrics.begin(), metrics.end(), metric) != metrics.end();
 }
 
 const Profile* Profiles::find(std::string_view class_name) const {

@@ -95,9 +95,11 @@ std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, Conn
     const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
     Status st = ok ? Status::ok() : Status::unavailable("publish failed: " + token_error(tok));
     // Paho reports a QoS 1 publish refused by the broker (MQTT 5 PUBACK reason >= 0x80) as success
-    // with that reason code; it is a failure for us.
-    if (ok && tok.get_reason_code() >= 0x80) {
-      st = Status::unavailable("publish refused by broker (reason " + std::to_string(tok.get_reason_code()) + ")");
+    // with that reason code; it is a failure for us, and one about this message (invalid_argument),
+    // not about the connection: the uplink sets such a record aside rather than retry it forever.
+    if (const int reason = tok.get_reason_code(); reason >= 0x80) {
+      st = Status::invalid_argument("publish refused by broker: " + ::mqtt::exception::reason_code_str(reason) +
+                                    " (reason " + std::to_string(reason) + ")");
     }
     boost::asio::post(self.io_, [weak = self.weak_from_this(), id, st] {
       if (auto s = weak.lock()) s->handle_publish_result(id, st);
@@ -112,18 +114,24 @@ std::shared_ptr<Connection> Connection::create(boost::asio::io_context& io, Conn
     } catch (const std::exception&) {
     }
     std::string why = ok ? std::string() : token_error(tok);
-    boost::asio::post(self.io_, [weak = self.weak_from_this(), ok, codes, why] {
+    const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
+    boost::asio::post(self.io_, [weak = self.weak_from_this(), ok, codes, why, id] {
       auto s = weak.lock();
       if (!s) return;
-      const auto& subs = s->settings_.subscriptions;
+      auto it = s->pending_subscribes_.find(id);
+      if (it == s->pending_subscribes_.end()) return;  // from a lost connection
+      const std::vector<std::string> subs = std::move(it->second);
+      s->pending_subscribes_.erase(it);
       if (!ok) {
         XRM_ERROR << s->settings_.name << ": subscribe failed: " << why;
         return;
       }
-      for (std::size_t i = 0; i < codes.size() && i < subs.size(); ++i) {
-        if (codes[i] >= 0x80) {
-          XRM_ERROR << s->settings_.name << ": subscription to " << subs[i].first << " refused by the broker (reason "
+      for (std::size_t i = 0; i < subs.size(); ++i) {
+        if (i < codes.size() && codes[i] >= 0x80) {
+          XRM_ERROR << s->settings_.name << ": subscription to " << subs[i] << " refused by the broker (reason "
                     << codes[i] << ": " << ::mqtt::exception::reason_code_str(codes[i]) << ")";
+        } else {
+          XRM_DEBUG << s->settings_.name << ": subscribed to " << subs[i];
         }
       }
     });
@@ -321,19 +329,38 @@ void Connection::handle_connect_result(std::uint64_t attempt_id, bool ok, int rc
   if (on_connected_) on_connected_(version_, session_present);
 }
 
-void Connection::subscribe_all() {
-  if (settings_.subscriptions.empty()) return;
+void Connection::subscribe_all() { subscribe(settings_.subscriptions); }
+
+void Connection::subscribe(const std::vector<std::pair<std::string, int>>& subscriptions) {
+  if (subscriptions.empty()) return;
   auto filters = std::make_shared<::mqtt::string_collection>();
   ::mqtt::iasync_client::qos_collection qos;
-  for (const auto& [filter, q] : settings_.subscriptions) {
+  for (const auto& [filter, q] : subscriptions) {
     filters->push_back(filter);
     qos.push_back(q);
   }
+  // The listener names refused filters by their index in this batch (settings_.subscriptions may
+  // grow meanwhile), so the batch's filters are kept under the request's id until it completes.
+  const std::uint64_t id = next_subscribe_id_++;
+  std::vector<std::string>& names = pending_subscribes_[id];
+  for (const auto& s : subscriptions) names.push_back(s.first);
   try {
-    client_->subscribe(filters, qos, nullptr, *subscribe_listener_);
+    client_->subscribe(filters, qos, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *subscribe_listener_);
   } catch (const ::mqtt::exception& e) {
+    pending_subscribes_.erase(id);
     XRM_ERROR << settings_.name << ": subscribe: " << e.what();
   }
+}
+
+void Connection::add_subscription(std::string filter, int qos) {
+  for (auto& s : settings_.subscriptions) {
+    if (s.first == filter) {
+      s.second = qos;
+      return;
+    }
+  }
+  settings_.subscriptions.emplace_back(filter, qos);
+  if (connected_ && client_) subscribe({{std::move(filter), qos}});
 }
 
 void Connection::handle_lost(const std::string& why) {
@@ -343,6 +370,7 @@ void Connection::handle_lost(const std::string& why) {
   // retry from their own durable copy.
   auto pending = std::move(pending_);
   pending_.clear();
+  pending_subscribes_.clear();
   for (auto& [id, done] : pending) {
     if (done) done(Status::unavailable(settings_.name + ": connection lost before acknowledgement"));
   }
@@ -360,6 +388,11 @@ void Connection::handle_publish_result(std::uint64_t id, Status st) {
 
 void Connection::publish(const std::string& topic, std::string payload, int qos, bool retained,
                          std::function<void(Status)> done) {
+  publish(topic, std::move(payload), qos, retained, ::mqtt::properties(), std::move(done));
+}
+
+void Connection::publish(const std::string& topic, std::string payload, int qos, bool retained,
+                         const ::mqtt::properties& props, std::function<void(Status)> done) {
   auto fail = [&](Status st) {
     if (done) boost::asio::post(io_, [done = std::move(done), st = std::move(st)] { done(st); });
   };
@@ -370,6 +403,7 @@ void Connection::publish(const std::string& topic, std::string payload, int qos,
   const std::uint64_t id = next_publish_id_++;
   try {
     auto msg = ::mqtt::make_message(topic, std::move(payload), qos, retained);
+    if (version_ == MQTTVERSION_5 && !props.empty()) msg->set_properties(props);
     if (done) pending_.emplace(id, std::move(done));
     client_->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *publish_listener_);
   } catch (const ::mqtt::exception& e) {

@@ -156,6 +156,13 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
   CLI::Option* limit_option =
       dead_letters->add_option("--limit", limit_text, "How many to show, 1 to 10000 (the daemon's default: 20)")
           ->type_name("N");
+  bool upstream_letters = false;
+  bool requeue = false;
+  dead_letters->add_flag("--upstream", upstream_letters,
+                         "Records the upstream broker refused (set aside with a gap record) instead");
+  dead_letters->add_flag("--requeue", requeue,
+                         "With --upstream: put every refused record back into the outbox (after fixing the cause)")
+      ->needs("--upstream");
 
   CLI::App* rules = app.add_subcommand("rules", "Health rules: check a profiles file, or reload the daemon's");
   rules->require_subcommand(1);
@@ -211,6 +218,10 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
       return kExitUsage;
     }
     request.args["limit"] = *limit;
+  }
+  if (verb == dead_letters && upstream_letters) {
+    request.args["upstream"] = true;
+    if (requeue) request.args["requeue"] = true;
   }
 
   Result<json> reply = send(request);

@@ -342,6 +342,25 @@ std::string condensation_cell(const json& c) {
 
 // "sent 120 records, 5 batches, last seq 99, in flight 1, errors 2 (last: why)"; the last error
 // only when there is one.
+// "depth 12 (critical 3), oldest 5s, bulk 1.2KiB of 256MiB, dropped 40 in 2 gaps, 1 refused"
+std::string outbox_cell(const json& o) {
+  if (!o.is_object()) return "-";
+  const json& oldest = field(o, "oldest_age_ms");
+  std::string bulk;
+  if (const auto b = integer(field(o, "bulk_bytes"))) {
+    bulk = "bulk " + format_size(static_cast<std::uint64_t>(*b));
+    if (const auto max = integer(field(o, "max_bytes")); max && *max > 0) bulk += " of " + format_size(static_cast<std::uint64_t>(*max));
+  }
+  std::string dropped;
+  if (const auto d = integer(field(o, "dropped_records")); d && *d > 0) {
+    dropped = "dropped " + std::to_string(*d) + " in " + cell(field(o, "gap_records")) + " gap records";
+  }
+  std::string dead;
+  if (const auto d = integer(field(o, "dead_letters")); d && *d > 0) dead = std::to_string(*d) + " refused upstream";
+  return join_known({part(field(o, "depth"), "depth ") + part(field(o, "critical"), " (critical ", ")"),
+                     integer(oldest) ? "oldest " + duration_cell(oldest) : "", bulk, dropped, dead});
+}
+
 std::string uplink_cell(const json& u) {
   if (!u.is_object()) return "-";
   std::string errors = part(field(u, "publish_errors"), "errors ");
@@ -350,7 +369,12 @@ std::string uplink_cell(const json& u) {
   }
   return join_known({part(field(u, "records_sent"), "sent ", " records"),
                      part(field(u, "batches_sent"), "", " batches"), part(field(u, "last_sent_seq"), "last seq "),
-                     part(field(u, "in_flight"), "in flight "), errors});
+                     part(field(u, "in_flight"), "in flight "),
+                     field(u, "confirm") == "central"
+                         ? "confirm central: " + cell(field(u, "unacked")) + " waiting for an Ack, " +
+                               cell(field(u, "acked_records")) + " acked"
+                         : "",
+                     errors});
 }
 
 // "healthy 10, degraded 2; 1 open alert (opened 3, cleared 2, suppressed 1)"
@@ -372,15 +396,29 @@ std::string health_cell(const json& h) {
   return alerts.empty() ? bands : bands + "; " + alerts;
 }
 
+// "sent 120, rate-limited 30, deadband 400, dropped offline 2; 2 classes, 5 devices"; empty when
+// no class asks for live telemetry and nothing was sent (the line is then left out).
+std::string live_cell(const json& l) {
+  if (!l.is_object()) return "";
+  const auto sent = integer(field(l, "sent"));
+  const auto classes = integer(field(l, "enabled_classes"));
+  if (sent.value_or(0) <= 0 && classes.value_or(0) <= 0) return "";
+  const std::string counts =
+      join_known({part(field(l, "sent"), "sent "), part(field(l, "suppressed_rate"), "rate-limited "),
+                  part(field(l, "suppressed_deadband"), "deadband "),
+                  part(field(l, "dropped_offline"), "dropped offline ")});
+  const std::string scope = join_known({classes ? std::to_string(*classes) + (*classes == 1 ? " class" : " classes") : "",
+                                        part(field(l, "devices"), "", " devices")});
+  return scope == "-" ? counts : counts + "; " + scope;
+}
+
 }  // namespace
 
 std::string render_status(const json& r) {
   const json& connections = field(r, "connections");
   const json& ingest = field(r, "ingest");
   const json& outbox = field(r, "outbox");
-  const json& oldest = field(outbox, "oldest_age_ms");
-  return render_table(
-      {{"gateway", cell(field(r, "gateway_id"))},
+  Rows rows = {{"gateway", cell(field(r, "gateway_id"))},
        {"version", cell(field(r, "version"))},
        {"uptime", duration_cell(field(r, "uptime_ms"))},
        {"local broker", connection_cell(field(connections, "local"))},
@@ -388,8 +426,7 @@ std::string render_status(const json& r) {
        {"devices", devices_cell(field(r, "devices"))},
        {"ingest",
         join_known({part(field(ingest, "messages"), "", " messages"), part(field(ingest, "rate_per_s"), "", "/s")})},
-       {"outbox",
-        join_known({part(field(outbox, "depth"), "depth "), integer(oldest) ? "oldest " + duration_cell(oldest) : ""})},
+       {"outbox", outbox_cell(outbox)},
        {"uplink", uplink_cell(field(r, "uplink"))},
        {"health", health_cell(field(r, "health"))},
        {"telemetry", sequence_cell(field(ingest, "telemetry_sequence"))},
@@ -400,10 +437,27 @@ std::string render_status(const json& r) {
                              part(field(ingest, "bad_topic"), "bad topic ")})},
        {"dead letters",
         field(ingest, "dead_letters").is_object() ? dead_letter_counts(field(ingest, "dead_letters")) : "-"},
-       {"condensation", condensation_cell(field(r, "condensation"))}});
+       {"condensation", condensation_cell(field(r, "condensation"))}};
+  if (std::string live = live_cell(field(r, "live")); !live.empty()) rows.push_back({"live", std::move(live)});
+  return render_table(rows);
+}
+
+// xrmctl dead-letters --upstream [--requeue]
+std::string render_upstream_dead_letters(const json& r) {
+  const json& letters = array_field(r, "upstream_dead_letters");
+  std::string out;
+  if (const auto n = integer(field(r, "requeued"))) out += "requeued " + std::to_string(*n) + " record(s) into the outbox\n";
+  if (letters.empty()) return out + "no upstream dead letters\n";
+  Rows rows = {{"SEQ", "KIND", "DEVICE", "MADE", "REFUSED", "SIZE", "REASON"}};
+  for (const json& d : letters) {
+    rows.push_back({cell(field(d, "seq")), cell(field(d, "kind")), cell(field(d, "device")), time_cell(field(d, "created_ms")),
+                    time_cell(field(d, "dead_ms")), cell(field(d, "bytes")), cell(field(d, "reason"))});
+  }
+  return out + render_table(rows) + "shown " + std::to_string(letters.size()) + ", stored " + cell(field(r, "stored")) + "\n";
 }
 
 std::string render_dead_letters(const json& r) {
+  if (r.is_object() && r.contains("upstream_dead_letters")) return render_upstream_dead_letters(r);
   const json& letters = array_field(r, "dead_letters");
   std::string out;
   if (letters.empty()) {

@@ -18,18 +18,40 @@ Uplink::Uplink(boost::asio::io_context& io, const config::Config& config, store:
   settings.name = "upstream";
   settings.broker = config.upstream;
   settings.client_id = config.upstream.client_id.empty() ? "xrm-gw-" + config.gateway.id + "-up" : config.upstream.client_id;
+  settings.session_expiry_s = kSessionExpirySeconds;
   conn_ = mqtt_link::Connection::create(io_, std::move(settings), std::random_device{}());
+  conn_->on_message([this](const Message& msg, std::uint64_t) {
+    const std::string& topic = msg->get_topic();
+    for (const auto& [filter, handler] : routes_) {
+      if (topics::topic_matches(filter, topic)) {
+        // A copy: a handler that subscribes again would reallocate routes_ under itself.
+        MessageHandler run = handler;
+        run(msg);
+        return;
+      }
+    }
+    XRM_DEBUG << "upstream: message on " << topic << " matches no subscription; dropped";
+  });
   conn_->set_will_provider([this] { return next_will(); });
   RecordDrain::Link link;
   link.publish = [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
     conn_->publish(topic, std::move(payload), 1, false, std::move(done));
   };
   link.connected = [this] { return conn_->connected(); };
-  drain_ = std::make_unique<RecordDrain>(io_, outbox, gateway_id_, clock_, std::move(link));
-  if (config.upstream.confirm == "central") {
-    // Not silently: an operator who chose "central" expects records to wait for central's Ack.
-    XRM_WARN << "upstream.confirm = \"central\" is not implemented yet: records are deleted on the broker's PUBACK "
-                "(as with \"broker\")";
+  drain_ = std::make_unique<RecordDrain>(io_, outbox, gateway_id_, clock_, std::move(link), drain_settings(config));
+  confirm_central_ = config.upstream.confirm == "central";
+  if (confirm_central_) {
+    // Central's Acks delete records; they may wait at the broker (persistent session) while the
+    // gateway is away.
+    subscribe(topics::gw_ack(gateway_id_), 1, [this](const Message& msg) {
+      v1::Ack ack;
+      if (!ack.ParseFromString(msg->get_payload_str())) {
+        XRM_WARN << "upstream: " << msg->get_topic() << ": " << msg->get_payload().size()
+                 << " bytes that are not an xrm.v1.Ack; ignored";
+        return;
+      }
+      drain_->on_ack(ack);
+    });
   }
   conn_->on_connected([this](int mqtt_version, bool) {
     conn_->publish(topics::gw_status(gateway_id_), status_payload(true, v1::STATUS_REASON_CONNECTED), 1, true,
@@ -84,6 +106,24 @@ void Uplink::publish_retained(const std::string& topic, std::string payload, std
   conn_->publish(topic, std::move(payload), 1, true, std::move(done));
 }
 
+bool Uplink::publish_live(const std::string& topic, std::string payload) {
+  if (!conn_->connected()) return false;
+  conn_->publish(topic, std::move(payload), 0, false);
+  return true;
+}
+
+void Uplink::subscribe(std::string filter, int qos, MessageHandler handler) {
+  routes_.emplace_back(filter, std::move(handler));
+  conn_->add_subscription(std::move(filter), qos);
+}
+
+void Uplink::publish_response(const std::string& topic, std::string payload, const std::string& correlation_data,
+                              std::function<void(Status)> done) {
+  ::mqtt::properties props;
+  if (!correlation_data.empty()) props.add(::mqtt::property(::mqtt::property::CORRELATION_DATA, correlation_data));
+  conn_->publish(topic, std::move(payload), 1, false, props, std::move(done));
+}
+
 void Uplink::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
   // Batches in flight may still be acknowledged before the disconnect; their records are removed
   // then. The rest waits in the outbox for the next start.
@@ -117,8 +157,21 @@ void Uplink::finish_shutdown(std::chrono::milliseconds timeout) {
   conn_->stop(timeout, std::exchange(shutdown_done_, nullptr));
 }
 
+RecordDrain::Settings Uplink::drain_settings(const config::Config& config) {
+  RecordDrain::Settings s;
+  s.confirm_central = config.upstream.confirm == "central";
+  s.ack_timeout = config.upstream.ack_timeout;
+  s.limits.max_bytes = config.outbox.max_bytes;
+  s.limits.ttl = config.outbox.ttl;
+  return s;
+}
+
 void Uplink::reload(const config::Config& config) {
   conn_->set_reconnect_limits(config.upstream.reconnect_min, config.upstream.reconnect_max);
+  // upstream.confirm needs a restart (the Ack subscription is made at start); keep the running mode.
+  RecordDrain::Settings s = drain_settings(config);
+  s.confirm_central = confirm_central_;
+  drain_->set_settings(s);
 }
 
 }  // namespace xrm::uplink

@@ -55,8 +55,12 @@ void GatewayUnderTest::write_config() {
   toml += "\n[upstream]\n";
   toml += "url = " + toml_quote(s.upstream_url) + "\n";
   toml += "keepalive = " + toml_quote(s.upstream_keepalive) + "\n";
+  if (!s.upstream_ca_file.empty()) toml += "ca_file = " + toml_quote(s.upstream_ca_file) + "\n";
+  if (!s.upstream_cert_file.empty()) toml += "cert_file = " + toml_quote(s.upstream_cert_file) + "\n";
+  if (!s.upstream_key_file.empty()) toml += "key_file = " + toml_quote(s.upstream_key_file) + "\n";
   toml += "reconnect_min = " + toml_quote(s.reconnect_min) + "\n";
   toml += "reconnect_max = " + toml_quote(s.reconnect_max) + "\n";
+  toml += s.upstream_extra;
   toml += "\n[control]\n";
   toml += "socket = " + toml_quote(dir_.file("control.sock")) + "\n";
   toml += "\n[health]\n";

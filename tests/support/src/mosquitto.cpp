@@ -70,6 +70,18 @@ void Mosquitto::add_config(const std::string& lines) {
   write_file(config_path_, conf);
 }
 
+int Mosquitto::add_tls_listener(const std::string& cafile, const std::string& certfile, const std::string& keyfile,
+                                bool require_certificate) {
+  tls_port_ = free_loopback_port();
+  // In Mosquitto 2 these options belong to the listener above them.
+  add_config("listener " + std::to_string(tls_port_) + " 127.0.0.1\n" + "cafile " + cafile + "\n" + "certfile " +
+             certfile + "\n" + "keyfile " + keyfile + "\n" + "require_certificate " +
+             (require_certificate ? "true" : "false") + "\n");
+  return tls_port_;
+}
+
+std::string Mosquitto::tls_url() const { return tls_port_ == 0 ? "" : "ssl://127.0.0.1:" + std::to_string(tls_port_); }
+
 void Mosquitto::start(std::chrono::milliseconds timeout) {
   if (process_ && process_->is_running()) throw std::runtime_error("mosquitto " + name_ + ": already running");
   process_ = std::make_unique<Process>(

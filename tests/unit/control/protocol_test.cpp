@@ -105,12 +105,18 @@ TEST(ControlProtocol, ResponsesRoundTrip) {
 }
 
 TEST(ControlProtocol, ActorNamesTheUid) {
-  control::Peer me{getuid(), getgid(), getpid()};
+  control::Peer me{getuid(), getgid(), getpid(), {}};
   const std::string prefix = "xrmctl:uid=" + std::to_string(getuid());
   STRCMP_CONTAINS(prefix.c_str(), me.actor().c_str());
   // Root always has a name; an unassigned uid has none.
-  const control::Peer root{0, 0, 1};
-  const control::Peer nobody_known{3999999, 0, 1};
+  const control::Peer root{0, 0, 1, {}};
+  const control::Peer nobody_known{3999999, 0, 1, {}};
   STRCMP_EQUAL("xrmctl:uid=0(root)", root.actor().c_str());
   STRCMP_EQUAL("xrmctl:uid=3999999", nobody_known.actor().c_str());
+}
+
+TEST(ControlProtocol, AnActorOverrideIsNamedAsItIs) {
+  // Requests that did not come through the socket (commands from central) name their own actor.
+  const control::Peer central{0, 0, 0, "central:ops"};
+  STRCMP_EQUAL("central:ops", central.actor().c_str());
 }

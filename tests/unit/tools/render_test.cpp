@@ -297,7 +297,17 @@ json full_status() {
             {"dead_letters", {{"since_start", 15}, {"stored", 12}, {"deleted", 3}, {"not_stored", 0}}},
             {"telemetry_sequence", sequence(1097, 6, 0, 1, 2, 6.0 / 1103.0)},
             {"event_sequence", sequence(0, 0, 0, 0, 0, nullptr)}}},
-          {"outbox", {{"depth", 17}, {"critical", 0}, {"bytes", 4000}, {"last_seq", 99}, {"oldest_age_ms", 125'000}}},
+          {"outbox",
+           {{"depth", 17},
+            {"critical", 0},
+            {"bytes", 4000},
+            {"last_seq", 99},
+            {"oldest_age_ms", 125'000},
+            {"bulk_bytes", 4000},
+            {"max_bytes", 268435456},
+            {"dropped_records", 40},
+            {"gap_records", 2},
+            {"dead_letters", 1}}},
           {"uplink",
            {{"records_sent", 82},
             {"batches_sent", 9},
@@ -327,7 +337,7 @@ TEST(RenderStatus, AlignedKeyValues) {
       "upstream      disconnected, mqtts://central:8883\n"
       "devices       12 (active 10, provisioned 1, retired 1)\n"
       "ingest        1234 messages, 3.2/s\n"
-      "outbox        depth 17, oldest 2m5s\n"
+      "outbox        depth 17 (critical 0), oldest 2m5s, bulk 4000B of 256MiB, dropped 40 in 2 gap records, 1 refused upstream\n"
       "uplink        sent 82 records, 9 batches, last seq 82, in flight 1, errors 0\n"
       "health        degraded 2, healthy 9; 1 open alert (opened 3, cleared 2, suppressed 1, escalated 0)\n"
       "telemetry     received 1097, missed 6 (0.54%), duplicates 0, late 1, resets 2\n"

@@ -44,6 +44,7 @@ struct Config {
   } local;
   struct Upstream : BrokerConfig {
     std::string confirm;    // "broker" or "central"
+    milliseconds ack_timeout{};  // confirm "central": re-send what central did not Ack by then
   } upstream;
   struct Control {
     std::string socket;

@@ -23,8 +23,11 @@ struct Peer {
   uid_t uid = 0;
   gid_t gid = 0;
   pid_t pid = 0;
-  // "xrmctl:uid=1000(alice)", or "xrmctl:uid=1000" when getpwuid_r knows no name; for audit
-  // trails. Resolves the name on each call (may consult NSS).
+  // Set for requests that did not come through the socket (commands from central: "central:ops");
+  // actor() then returns it as is. Empty for socket peers.
+  std::string actor_override;
+  // actor_override when set; else "xrmctl:uid=1000(alice)", or "xrmctl:uid=1000" when getpwuid_r
+  // knows no name; for audit trails. Resolves the name on each call (may consult NSS).
   std::string actor() const;
 };
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "xrm/common/status.hpp"
@@ -66,6 +67,28 @@ struct KpiTargets {
   std::chrono::milliseconds period{30LL * 24 * 3600 * 1000};
 };
 
+// Live telemetry to central (`live` in the profile; docs/rules.md, "Live telemetry"): readings of
+// the class's devices forwarded on xrm/v1/gw/{gateway}/tele/{device} at QoS 0, rate-limited and
+// with a deadband per metric. Off unless the file sets `live.interval`.
+struct LiveSettings {
+  // At least this long between two live messages of one device; zero: live telemetry is off.
+  std::chrono::milliseconds interval{0};
+  // Heartbeat: a message at least this often even when nothing moved past its deadband (carrying
+  // every selected metric). Zero: no heartbeat. Never shorter than interval.
+  std::chrono::milliseconds max_interval{0};
+  // A metric goes out only when it moved by more than its deadband since the value last sent for
+  // it; metrics not in `deadbands` use default_deadband. 0 means any change. All >= 0, finite.
+  double default_deadband = 0;
+  std::vector<std::pair<std::string, double>> deadbands;  // metric -> deadband, in file order
+  // Only these metrics are forwarded; empty: every metric the device sends.
+  std::vector<std::string> metrics;
+  int line = 0;  // of the `live` key or [profile.live] header; 0 when absent
+
+  bool enabled() const { return interval.count() > 0; }
+  double deadband_of(std::string_view metric) const;
+  bool selects(std::string_view metric) const;
+};
+
 struct Profile {
   std::string class_name;                               // `class`, required: an id, unique in the file
   std::chrono::milliseconds expected_interval{60'000};  // how often a healthy device reports
@@ -84,6 +107,7 @@ struct Profile {
   Weights weights;
   KpiTargets kpi;
   std::vector<Rule> rules;  // in file order
+  LiveSettings live;
   int line = 0;             // of its [[profile]] header
 };
 

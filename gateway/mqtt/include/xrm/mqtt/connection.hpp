@@ -76,9 +76,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void stop(std::chrono::milliseconds timeout, std::function<void()> done);
 
   // Publishes; `done` (optional) runs on the io thread with the outcome: ok once the broker
-  // acknowledged (QoS 1) or the message was written (QoS 0); unavailable when not connected.
+  // acknowledged (QoS 1) or the message was written (QoS 0); invalid_argument when the broker
+  // refused it (MQTT 5 PUBACK reason code >= 0x80: too large, not authorized, quota exceeded...);
+  // unavailable when not connected or the connection went.
   void publish(const std::string& topic, std::string payload, int qos, bool retained,
                std::function<void(Status)> done = {});
+  // The same with MQTT 5 properties (e.g. correlation data for a response). On an MQTT 3.1.1
+  // connection the properties are left off: 3.1.1 has no place for them.
+  void publish(const std::string& topic, std::string payload, int qos, bool retained,
+               const ::mqtt::properties& props, std::function<void(Status)> done = {});
+
+  // Adds a topic filter to settings().subscriptions; subscribed at once when connected, and after
+  // every later connect. A filter already there only gets the new QoS (from the next connect on).
+  void add_subscription(std::string filter, int qos);
 
   // Applies new reconnect limits (SIGHUP).
   void set_reconnect_limits(std::chrono::milliseconds min, std::chrono::milliseconds max);
@@ -104,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_lost(const std::string& why);
   void handle_publish_result(std::uint64_t id, Status st);
   void subscribe_all();
+  void subscribe(const std::vector<std::pair<std::string, int>>& subscriptions);
   // io thread: hands a batch of received messages to on_message_.
   void drain_inbound();
   // Paho's thread: runs before_ack and queues a received message.
@@ -139,6 +150,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t connects_ = 0;
   std::uint64_t next_publish_id_ = 1;
   std::unordered_map<std::uint64_t, std::function<void(Status)>> pending_;
+  // Subscribe requests awaiting their SUBACK: their filters, to name a refused one.
+  std::uint64_t next_subscribe_id_ = 1;
+  std::unordered_map<std::uint64_t, std::vector<std::string>> pending_subscribes_;
   std::function<void()> stop_done_;
 };
 

@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "xrm/common/clock.hpp"
 #include "xrm/config/config.hpp"
@@ -25,6 +27,13 @@ namespace xrm::uplink {
 
 class Uplink {
  public:
+  using Message = mqtt_link::Connection::Message;
+  using MessageHandler = std::function<void(const Message&)>;
+  // How long the broker keeps the gateway's session (its subscriptions and the QoS 1 messages for
+  // it, e.g. commands from central) while the gateway is away. Longer outages lose what was queued;
+  // central re-sends what it still wants done.
+  static constexpr std::uint32_t kSessionExpirySeconds = 24 * 3600;
+
   // state, outbox and clock must outlive the Uplink.
   Uplink(boost::asio::io_context& io, const config::Config& config, store::GatewayState& state, outbox::Outbox& outbox,
          const Clock& clock, std::string version);
@@ -41,12 +50,27 @@ class Uplink {
   const std::string& url() const { return conn_->settings().broker.url; }
   std::uint64_t epoch() const { return epoch_; }
   const RecordDrain& drain() const { return *drain_; }
+  bool confirm_central() const { return confirm_central_; }
 
   // Publishes at QoS 1, retained (the health stage's HealthSnapshot); `done` runs on the io thread:
   // ok after the PUBACK, unavailable when not connected (nothing is queued for later).
   void publish_retained(const std::string& topic, std::string payload, std::function<void(Status)> done);
 
+  // Subscribes `filter` at `qos` (at once when connected, and after every connect: the session is
+  // kept, see kSessionExpirySeconds) and hands every received message whose topic matches it to
+  // `handler`, on the io thread. Filters are tried in the order they were added; a message no
+  // filter matches is logged and dropped. Call before start() to miss nothing queued at the broker.
+  void subscribe(std::string filter, int qos, MessageHandler handler);
+  // Publishes a response at QoS 1, not retained, with MQTT 5 correlation data when it is not empty
+  // (left off under MQTT 3.1.1); `done` as for publish_retained.
+  void publish_response(const std::string& topic, std::string payload, const std::string& correlation_data,
+                        std::function<void(Status)> done);
+  // Publishes at QoS 0, not retained (live telemetry): true when handed to Paho, false when not
+  // connected (then dropped: nothing is queued for later, nothing stored).
+  bool publish_live(const std::string& topic, std::string payload);
+
  private:
+  static RecordDrain::Settings drain_settings(const config::Config& config);
   std::string status_payload(bool online, int reason) const;
   std::optional<::mqtt::message> next_will();
   void finish_shutdown(std::chrono::milliseconds timeout);
@@ -59,7 +83,9 @@ class Uplink {
   store::GatewayState& state_;
   const Clock& clock_;
   std::shared_ptr<mqtt_link::Connection> conn_;
+  std::vector<std::pair<std::string, MessageHandler>> routes_;  // filter -> handler, see subscribe()
   std::unique_ptr<RecordDrain> drain_;
+  bool confirm_central_ = false;  // upstream.confirm = "central" (fixed until restart)
   std::uint64_t epoch_ = 0;
   std::int64_t epoch_since_ms_ = 0;
 };

@@ -19,6 +19,10 @@ struct GatewaySettings {
   std::string local_username;  // its dynsec admin client
   std::string local_password;  // written to a 0600 password file, never on the command line
   std::string upstream_url;    // the central broker (anonymous)
+  // upstream.ca_file / cert_file / key_file for an ssl:// upstream_url; written only when set.
+  std::string upstream_ca_file;
+  std::string upstream_cert_file;
+  std::string upstream_key_file;
   // Short timers so reconnects and wills happen within a test's patience.
   std::string reconnect_min = "100ms";
   std::string reconnect_max = "500ms";
@@ -28,6 +32,8 @@ struct GatewaySettings {
   std::string profiles_toml =
       "[[profile]]\nclass = \"chiller\"\nexpected_interval = \"10s\"\noffline_after = \"60s\"\n\n"
       "[[profile]]\nclass = \"meter\"\nexpected_interval = \"60s\"\noffline_after = \"5m\"\n";
+  // More [upstream] keys, as TOML lines (e.g. "confirm = \"central\"\n").
+  std::string upstream_extra;
   // Appended to gateway.toml as is (after the [log] section): more sections, or a deliberate error.
   std::string extra_toml;
   // Added to the daemon's environment (e.g. NOTIFY_SOCKET, WATCHDOG_USEC for systemd tests).

@@ -41,6 +41,16 @@ class Mosquitto {
   // `log_type none` followed by the types it wants. Throws std::runtime_error.
   void add_config(const std::string& lines);
 
+  // Adds a second listener on a free loopback port that speaks TLS only, with this server
+  // certificate and key; with require_certificate, clients must present a certificate signed by
+  // cafile. The plain listener (url()) stays. Takes effect at the next start(). Returns the port;
+  // tls_url() names it. Throws std::runtime_error.
+  int add_tls_listener(const std::string& cafile, const std::string& certfile, const std::string& keyfile,
+                       bool require_certificate = true);
+  // "ssl://127.0.0.1:PORT" of the TLS listener; empty without one.
+  std::string tls_url() const;
+  int tls_port() const { return tls_port_; }
+
   // Starts the broker and waits (up to timeout) until it accepts TCP connections. Throws
   // std::runtime_error with the broker's log if it exits or does not listen in time.
   void start(std::chrono::milliseconds timeout = std::chrono::seconds(5));
@@ -72,6 +82,7 @@ class Mosquitto {
   std::string name_;
   TempDir dir_;
   int port_ = 0;
+  int tls_port_ = 0;
   std::string admin_user_;
   std::string admin_password_;
   std::string config_path_;
