@@ -418,7 +418,8 @@ Result<std::uint64_t> Outbox::requeue_dead_letters() {
 Result<Stats> Outbox::stats() {
   Stats s;
   auto stmt = db_.prepare(
-      "SELECT count(*), coalesce(sum(lane = 0), 0), coalesce(sum(bytes), 0), min(created_ms) FROM outbox;");
+      "SELECT count(*), coalesce(sum(lane = 0), 0), coalesce(sum(bytes), 0), min(created_ms), "
+      "coalesce(sum(CASE WHEN lane = 1 THEN bytes END), 0) FROM outbox;");
   if (!stmt) return stmt.status();
   auto row = stmt->step();
   if (!row) return row.status();
@@ -429,8 +430,8 @@ Result<Stats> Outbox::stats() {
   auto last = state_.last_record_seq();
   if (!last) return last.status();
   s.last_seq = *last;
-  if (Status st = load_bulk_bytes(); !st) return st;
-  s.bulk_bytes = *bulk_bytes_;
+  s.bulk_bytes = static_cast<std::uint64_t>(stmt->column_int(4));
+  bulk_bytes_ = s.bulk_bytes;  // exact now
   for (auto [key, out] : {std::pair{kDroppedRecords, &s.dropped_records}, std::pair{kDroppedBytes, &s.dropped_bytes},
                           std::pair{kGapRecords, &s.gap_records}}) {
     auto v = state_.total(key);
