@@ -1,7 +1,10 @@
 #include "xrm/mqtt/connection.hpp"
 
 #include <boost/asio/post.hpp>
+#include <exception>
+#include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "xrm/common/log.hpp"
@@ -50,7 +53,87 @@ void retire_client(std::unique_ptr<::mqtt::async_client> client,
   for (auto& l : listeners) graveyard->listeners.push_back(std::move(l));
 }
 
+bool is_tls_url(const std::string& url) {
+  return url.rfind("ssl://", 0) == 0 || url.rfind("mqtts://", 0) == 0 || url.rfind("wss://", 0) == 0;
+}
+
+std::string trimmed(std::string s) {
+  const auto last = s.find_last_not_of(" \t\r\n");
+  s.erase(last == std::string::npos ? 0 : last + 1);
+  const auto first = s.find_first_not_of(" \t");
+  return first == std::string::npos ? std::string() : s.substr(first);
+}
+
+// The reason in one line of OpenSSL's error queue as Paho's ssl error handler gets it (OpenSSL's
+// ERR_print_errors_cb): "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>".
+// "certificate verify failed", or e.g. "No such file or directory (calling fopen(/x/ca.crt, r))".
+std::string openssl_reason(const std::string& line) {
+  const std::string s = trimmed(line);
+  const auto at = s.find("error:");
+  if (at == std::string::npos) return s;
+  std::vector<std::string> fields;  // code, library, function, reason, file, line, data (the rest)
+  std::size_t pos = at + 6;
+  while (fields.size() < 6) {
+    const auto colon = s.find(':', pos);
+    if (colon == std::string::npos) break;
+    fields.push_back(s.substr(pos, colon - pos));
+    pos = colon + 1;
+  }
+  fields.push_back(s.substr(pos));
+  if (fields.size() < 4 || fields[3].empty()) return s.substr(at);
+  std::string reason = fields[3];
+  if (fields.size() == 7 && !trimmed(fields[6]).empty()) reason += " (" + trimmed(fields[6]) + ")";
+  return reason;
+}
+
+// Holds the temporary Paho points its TLS error callback at (see Connection::start_connect) until
+// the connect completes. Returns once `tok` completed, successfully or not: the outcome reaches
+// the io thread through the connect listener, as for any connect.
+void hold_until_complete(::mqtt::token_ptr tok, std::promise<void>& started) {
+  started.set_value();
+  try {
+    tok->wait();
+  } catch (const std::exception&) {
+  }
+}
+
 }  // namespace
+
+// OpenSSL's reasons for a failed TLS connect attempt. Paho's ssl error handler adds them on Paho's
+// thread, before it reports the attempt's failure; handle_connect_result takes them on the io
+// thread. Shared with the handlers, which may outlive the Connection.
+class Connection::TlsErrors {
+ public:
+  void add(std::uint64_t attempt_id, const std::string& line) {
+    const std::string reason = openssl_reason(line);
+    if (reason.empty()) return;
+    std::lock_guard<std::mutex> guard(lock_);
+    if (attempt_id != attempt_id_) {  // the first report of a newer attempt
+      attempt_id_ = attempt_id;
+      reasons_.clear();
+    }
+    constexpr std::size_t kMaxReasons = 4;  // OpenSSL stacks a few lines for one failure (file errors)
+    for (const auto& r : reasons_) {
+      if (r == reason) return;
+    }
+    if (reasons_.size() < kMaxReasons) reasons_.push_back(reason);
+  }
+  // The reasons recorded for `attempt_id` ("" if none), joined with "; ", and forgets them.
+  std::string take(std::uint64_t attempt_id) {
+    std::lock_guard<std::mutex> guard(lock_);
+    std::string out;
+    if (attempt_id == attempt_id_) {
+      for (const auto& r : reasons_) out += (out.empty() ? "" : "; ") + r;
+    }
+    reasons_.clear();
+    return out;
+  }
+
+ private:
+  std::mutex lock_;
+  std::uint64_t attempt_id_ = 0;
+  std::vector<std::string> reasons_;
+};
 
 // Adapts Paho's action callbacks (on Paho's thread) to posts into the io_context. Holds only a
 // weak reference, so a callback that arrives after the Connection is gone does nothing.
@@ -154,6 +237,7 @@ Connection::Connection(boost::asio::io_context& io, ConnectionSettings settings,
       backoff_(settings_.broker.reconnect_min, settings_.broker.reconnect_max, jitter_seed),
       timer_(io),
       drain_timer_(io),
+      tls_errors_(std::make_shared<TlsErrors>()),
       inbound_(std::make_shared<InboundQueue>(settings_.inbound_limit)) {
   try_version_ = version_for(settings_.broker.protocol);
 }
@@ -233,7 +317,8 @@ void Connection::start() {
   attempt();
 }
 
-::mqtt::connect_options Connection::build_options(const std::optional<::mqtt::message>& will) const {
+::mqtt::connect_options Connection::build_options(const std::optional<::mqtt::message>& will,
+                                                  std::uint64_t attempt_id) const {
   const auto& b = settings_.broker;
   ::mqtt::connect_options opts;
   opts.set_mqtt_version(try_version_);
@@ -256,14 +341,16 @@ void Connection::start() {
     opts.set_user_name(b.username);
     if (!b.password.empty()) opts.set_password(b.password);
   }
-  const std::string& url = b.url;
-  if (url.rfind("ssl://", 0) == 0 || url.rfind("mqtts://", 0) == 0 || url.rfind("wss://", 0) == 0) {
+  if (is_tls_url(b.url)) {
     ::mqtt::ssl_options ssl;
     if (!b.ca_file.empty()) ssl.set_trust_store(b.ca_file);
     if (!b.cert_file.empty()) ssl.set_key_store(b.cert_file);
     if (!b.key_file.empty()) ssl.set_private_key(b.key_file);
     ssl.set_enable_server_cert_auth(true);
     ssl.set_verify(true);
+    // OpenSSL's error lines (Paho's thread, during the attempt): the reason a handshake failed,
+    // which Paho's failure itself does not give. Captures no Connection: it may outlive it.
+    ssl.set_error_handler([errors = tls_errors_, attempt_id](const std::string& line) { errors->add(attempt_id, line); });
     opts.set_ssl(ssl);
   }
   if (will) opts.set_will_message(*will);
@@ -276,12 +363,13 @@ void Connection::attempt() {
   if (will_provider_) will = will_provider_();
   try {
     if (!client_ || client_version_ != try_version_) make_client();
-    const auto opts = build_options(will);
+    const std::uint64_t id = attempt_id_ + 1;
+    const auto opts = build_options(will, id);
     connecting_ = true;
-    const std::uint64_t id = ++attempt_id_;
+    attempt_id_ = id;
     XRM_DEBUG << settings_.name << ": connecting to " << settings_.broker.url << " as " << settings_.client_id
               << " (MQTT " << (try_version_ == MQTTVERSION_5 ? "5" : "3.1.1") << ")";
-    client_->connect(opts, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *connect_listener_);
+    start_connect(opts, id, is_tls_url(settings_.broker.url));
   } catch (const ::mqtt::exception& e) {
     connecting_ = false;
     schedule_reconnect(e.what());
@@ -289,6 +377,42 @@ void Connection::attempt() {
     connecting_ = false;
     schedule_reconnect(e.what());
   }
+}
+
+// Paho C++ 1.2's async_client::connect() takes its connect_options by value and hands Paho C that
+// parameter's C struct; the ssl_options in it (copied, so with its own `this`) is what Paho C keeps
+// as the context of the ssl error callback, and uses during the handshake, long after connect()
+// returned. Options kept anywhere else (a local, a member) do not help: the callback goes to the
+// parameter. So a TLS connect is made on a thread of its own whose frame holds that parameter
+// until the attempt completes (success, failure or connect timeout); Paho calls the ssl error
+// handler only while it connects (Paho C SSLSocket.c), never after the attempt's outcome. The
+// thread touches nothing of this Connection (the client and listeners are never freed: see
+// retire_client), so it may outlive it. The io thread waits only for connect() itself to return
+// (it does not block: Paho C queues the connect), and gets its exception as before.
+void Connection::start_connect(const ::mqtt::connect_options& opts, std::uint64_t attempt_id, bool tls) {
+  auto* context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(attempt_id));
+  // Copies, never moves: Paho C++ 1.2's connect_options move constructor loses the connect
+  // properties (the session expiry: persistent sessions broke with it).
+  if (!tls) {
+    client_->connect(opts, context, *connect_listener_);
+    return;
+  }
+  auto started = std::make_shared<std::promise<void>>();
+  std::future<void> connect_returned = started->get_future();
+  std::thread([client = client_.get(), listener = connect_listener_.get(), opts, context, started] {
+    try {
+      // One full-expression: connect()'s parameter (the options Paho points at) is destroyed at its
+      // end (Itanium C++ ABI, GCC and Clang), after hold_until_complete returned.
+      hold_until_complete(client->connect(opts, context, *listener), *started);
+    } catch (...) {
+      // From connect() (hold_until_complete throws nothing): nothing was started.
+      try {
+        started->set_exception(std::current_exception());
+      } catch (const std::future_error&) {
+      }
+    }
+  }).detach();
+  connect_returned.get();
 }
 
 void Connection::schedule_reconnect(const std::string& why) {
@@ -307,6 +431,9 @@ void Connection::handle_connect_result(std::uint64_t attempt_id, bool ok, int rc
                                        const std::string& why) {
   if (attempt_id != attempt_id_) return;  // a stale attempt
   connecting_ = false;
+  // OpenSSL's reason, when the attempt failed in TLS: names the problem where Paho only says
+  // "no connection".
+  const std::string tls = tls_errors_->take(attempt_id);
   if (!ok) {
     const bool refused_version = rc == kV3UnacceptableProtocol || reason == kV5UnsupportedProtocol;
     if (refused_version && settings_.broker.protocol == "auto" && try_version_ == MQTTVERSION_5) {
@@ -315,7 +442,7 @@ void Connection::handle_connect_result(std::uint64_t attempt_id, bool ok, int rc
       attempt();
       return;
     }
-    schedule_reconnect("connect failed: " + why);
+    schedule_reconnect("connect failed: " + (tls.empty() ? why : "TLS: " + tls));
     return;
   }
   if (stopping_) return;

@@ -3,7 +3,8 @@
 // 3.1.1 in protocol "auto"), reconnects by itself with exponential backoff and jitter, and hands
 // every Paho event (connected, lost, message, publish completed) to the io_context. Paho calls
 // its callbacks on its own thread; here they only post, so all state below belongs to the io
-// thread and needs no mutex. No Paho persistence: durability is the outbox's job.
+// thread and needs no mutex (except TlsErrors, which Paho's TLS error handler fills: see
+// connection.cpp). No Paho persistence: durability is the outbox's job.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -119,7 +120,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void drain_inbound();
   // Paho's thread: runs before_ack and queues a received message.
   void receive(::mqtt::const_message_ptr msg);
-  ::mqtt::connect_options build_options(const std::optional<::mqtt::message>& will) const;
+  // `attempt_id`: the attempt the options are for (TLS errors are recorded under it).
+  ::mqtt::connect_options build_options(const std::optional<::mqtt::message>& will, std::uint64_t attempt_id) const;
+  // Starts a connect; TLS ones through a thread that keeps Paho's copy of the options alive until
+  // the attempt completes (connection.cpp says why). Throws what Paho's connect() throws.
+  void start_connect(const ::mqtt::connect_options& opts, std::uint64_t attempt_id, bool tls);
 
   boost::asio::io_context& io_;
   ConnectionSettings settings_;
@@ -131,6 +136,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<Listener> publish_listener_;
   std::unique_ptr<Listener> disconnect_listener_;
   std::unique_ptr<Listener> subscribe_listener_;
+  // What OpenSSL reported during a TLS connect attempt (Paho's ssl error handler, on Paho's
+  // thread), read by handle_connect_result on the io thread.
+  class TlsErrors;
+  std::shared_ptr<TlsErrors> tls_errors_;
 
   std::function<void(int, bool)> on_connected_;
   std::function<void(const std::string&)> on_disconnected_;
