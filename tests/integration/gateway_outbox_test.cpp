@@ -140,32 +140,9 @@ TEST_GROUP(OutboxIT) {
         kWait, 100ms);
     CHECK_TEXT(all, ("not every event was taken: " + st["ingest"].dump()).c_str());
   }
-  json await_empty_outbox(std::chrono::milliseconds timeout) {
-    json st;
-    const bool empty = poll_until(
-        [&] {
-          st = status();
-          return st["outbox"]["depth"] == 0 && st["uplink"]["in_flight"] == 0;
-        },
-        timeout, 100ms);
-    CHECK_TEXT(empty, ("the outbox did not empty: " + st["outbox"].dump() + " " + st["uplink"].dump()).c_str());
-    return st;
-  }
-  // Reads central's messages into t until every seq in first..last arrived (or was reported by a
-  // gap record in t, when `gaps_count`).
+  json await_empty_outbox(std::chrono::milliseconds timeout) { return rig.await_empty_outbox(timeout); }
   void receive(Transcript & t, std::uint64_t first, std::uint64_t last, std::chrono::milliseconds timeout) {
-    if (!t.has_all(first, last)) {
-      central->wait_for(
-          [&](const mqtt::message& m) {
-            t.take(m);
-            return t.has_all(first, last);
-          },
-          timeout);
-    }
-    CHECK_TEXT(t.has_all(first, last), ("seqs " + std::to_string(first) + ".." + std::to_string(last) +
-                                        " did not all arrive; " + std::to_string(t.bodies.size()) + " did")
-                                           .c_str());
-    STRCMP_EQUAL_TEXT("", t.problems.c_str(), t.problems.c_str());
+    xrm::testing::receive_all(*central, t, first, last, timeout);
   }
   // The upstream broker comes back on its port with central subscribed before the gateway can
   // send (the restarted broker keeps no sessions): the daemon is held meanwhile.

@@ -13,6 +13,7 @@
 
 #include "xrm/testing/gateway_under_test.hpp"
 #include "xrm/testing/mosquitto.hpp"
+#include "xrm/testing/poll.hpp"
 #include "xrm/testing/real_parts.hpp"
 #include "xrm/testing/temp_dir.hpp"
 #include "xrm/testing/xrmctl.hpp"
@@ -62,6 +63,20 @@ struct GatewayRig {
     CtlResult r = ctl(args);
     CHECK_EQUAL_TEXT(0, r.exit_code, r.describe().c_str());
     return r.json();
+  }
+
+  // Polls `xrmctl status` until the outbox is empty and nothing is in flight; fails the test with
+  // the last status seen if that does not happen within `timeout`. Returns that status.
+  nlohmann::json await_empty_outbox(std::chrono::milliseconds timeout) const {
+    nlohmann::json st;
+    const bool empty = poll_until(
+        [&] {
+          st = ctl_json({"status"});
+          return st["outbox"]["depth"] == 0 && st["uplink"]["in_flight"] == 0;
+        },
+        timeout, std::chrono::milliseconds(50));
+    CHECK_TEXT(empty, ("the outbox did not empty: " + st["outbox"].dump() + " " + st["uplink"].dump()).c_str());
+    return st;
   }
 
   void print_logs() const {

@@ -93,37 +93,10 @@ TEST_GROUP(Uplink) {
     CHECK_EQUAL_TEXT(0, r.exit_code, r.describe().c_str());
   }
   std::uint64_t last_seq() { return status()["outbox"]["last_seq"].get<std::uint64_t>(); }
-
-  // Reads central's messages into `t` until every seq from first to last has arrived; fails the
-  // test (with what did arrive) if they do not within timeout.
   void receive(Transcript & t, std::uint64_t first, std::uint64_t last, std::chrono::milliseconds timeout) {
-    if (!t.has_all(first, last)) {
-      central->wait_for(
-          [&](const mqtt::message& m) {
-            t.take(m);
-            return t.has_all(first, last);
-          },
-          timeout);
-    }
-    CHECK_TEXT(t.has_all(first, last),
-               ("seqs " + std::to_string(first) + ".." + std::to_string(last) + " did not all arrive within " +
-                std::to_string(timeout.count()) + " ms; arrived: " + describe(t.records))
-                   .c_str());
-    STRCMP_EQUAL_TEXT("", t.problems.c_str(), t.problems.c_str());
+    xrm::testing::receive_all(*central, t, first, last, timeout);
   }
-
-  // Polls xrmctl status until the outbox is empty; returns the last status seen.
-  json await_empty_outbox(std::chrono::milliseconds timeout) {
-    json st;
-    const bool empty = poll_until(
-        [&] {
-          st = status();
-          return st["outbox"]["depth"] == 0 && st["uplink"]["in_flight"] == 0;
-        },
-        timeout, 50ms);
-    CHECK_TEXT(empty, ("the outbox did not empty: " + st.dump()).c_str());
-    return st;
-  }
+  json await_empty_outbox(std::chrono::milliseconds timeout) { return rig.await_empty_outbox(timeout); }
 };
 
 TEST(Uplink, LifecycleRecordsArriveAsBatchesInSeqOrderAndLeaveTheOutbox) {

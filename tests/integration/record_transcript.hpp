@@ -3,6 +3,9 @@
 // against the contract (RecordBatch of one kind on its topic, QoS 1, not retained, ascending seqs,
 // first/last seq), and the checks the outbox tests make on it: complete, ordered within each kind,
 // de-duplicated by seq as central does. Test thread only.
+#include <CppUTest/TestHarness.h>
+
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -12,6 +15,7 @@
 #include <mqtt/message.h>
 
 #include "xrm/proto/xrm.pb.h"
+#include "xrm/testing/subscriber.hpp"
 
 namespace xrm::testing {
 
@@ -138,6 +142,26 @@ inline std::string check_complete_and_ordered(const std::vector<Arrived>& stored
     if (have.count(s) == 0) problems += "seq " + std::to_string(s) + " missing; ";
   }
   return problems;
+}
+
+// Reads `central`'s messages into `t` until every seq from first to last has arrived; fails the
+// test (with what did arrive, and any batch that broke the contract) if they do not within timeout.
+inline void receive_all(Subscriber& central, Transcript& t, std::uint64_t first, std::uint64_t last,
+                        std::chrono::milliseconds timeout) {
+  if (!t.has_all(first, last)) {
+    central.wait_for(
+        [&](const mqtt::message& m) {
+          t.take(m);
+          return t.has_all(first, last);
+        },
+        timeout);
+  }
+  CHECK_TEXT(t.has_all(first, last),
+             ("seqs " + std::to_string(first) + ".." + std::to_string(last) + " did not all arrive within " +
+              std::to_string(timeout.count()) + " ms; " + std::to_string(t.bodies.size()) +
+              " did: " + describe(t.records).substr(0, 2000))
+                 .c_str());
+  STRCMP_EQUAL_TEXT("", t.problems.c_str(), t.problems.c_str());
 }
 
 }  // namespace xrm::testing

@@ -55,27 +55,26 @@ void RecordDrain::set_settings(const Settings& settings) {
 }
 
 void RecordDrain::start() {
-  ++generation_;
   running_ = true;
-  paused_ = false;
-  retry_timer_.cancel();
-  ack_timer_.cancel();
-  ack_armed_ = false;
-  in_flight_ = 0;
-  counters_.in_flight_batches = 0;
-  outstanding_.clear();
-  counters_.unacked = 0;
-  reset_cursors();
+  reset_connection_state();
   drain();
 }
 
 void RecordDrain::stop() {
-  ++generation_;
   running_ = false;
+  reset_connection_state();
+}
+
+void RecordDrain::reset_connection_state() {
   paused_ = false;
   retry_timer_.cancel();
   ack_timer_.cancel();
   ack_armed_ = false;
+  forget_sent();
+}
+
+void RecordDrain::forget_sent() {
+  ++generation_;
   in_flight_ = 0;
   counters_.in_flight_batches = 0;
   outstanding_.clear();
@@ -315,12 +314,7 @@ void RecordDrain::arm_ack_timer() {
     XRM_WARN << "upstream: no Ack from central for " << format_duration(d.settings_.ack_timeout) << "; "
              << d.outstanding_.size() << " record(s) waiting for one are sent again";
     // Like a reconnect: forget what is on its way (late PUBACKs no longer count) and read again.
-    ++d.generation_;
-    d.in_flight_ = 0;
-    d.counters_.in_flight_batches = 0;
-    d.outstanding_.clear();
-    d.counters_.unacked = 0;
-    d.reset_cursors();
+    d.forget_sent();
     d.drain();
   });
 }

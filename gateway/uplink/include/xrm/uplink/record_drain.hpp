@@ -142,6 +142,11 @@ class RecordDrain {
   void pause(const std::string& why);
   // Everything not confirmed is read again from the oldest stored record.
   void reset_cursors() { cursor_.fill(0); }
+  // Forgets what was sent and not confirmed (acknowledgements still to come no longer count as in
+  // flight) and reads again from the oldest stored record.
+  void forget_sent();
+  // forget_sent(), and no retry or Ack timer pending: a connection starts or ends.
+  void reset_connection_state();
   void remove_unsendable(std::uint64_t seq, const std::string& why);
   void refused(const Batch& batch, const Status& st);
   void arm_ack_timer();
