@@ -5,6 +5,9 @@ find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(Boost 1.74 REQUIRED)                 # Asio is header-only
 find_package(PahoMqttCpp REQUIRED)
+# The device library's POSIX transport speaks Paho MQTT C directly (its CMake package file exists
+# for every architecture, so the cross builds find the :arm64/:armhf library).
+find_package(eclipse-paho-mqtt-c CONFIG REQUIRED)
 find_package(tomlplusplus 3 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)        # control protocol, dynsec commands (not the hot path)
