@@ -2,18 +2,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <toml++/toml.h>
 
+#include "xrm/common/files.hpp"
 #include "xrm/common/units.hpp"
 
 namespace xrm::devsim {
@@ -491,18 +487,14 @@ Scenario load_scenario_string(const std::string& text, const std::string& source
 
 Scenario load_scenario_file(const std::string& path, std::vector<ScenarioError>& errors) {
   errors.clear();
-  std::ifstream in(path, std::ios::binary);
-  std::error_code ec;
-  const int why = !in ? errno : std::filesystem::is_directory(path, ec) ? EISDIR : 0;
-  if (why != 0) {
-    errors.push_back({path, 0, "", std::string("cannot read: ") + std::strerror(why)});
+  auto text = read_text_file(path);
+  if (!text) {
+    errors.push_back({path, 0, "", text.status().message()});
     Scenario s;
     s.source = path;
     return s;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path, errors);
+  return parse(*text, path, errors);
 }
 
 std::string_view to_string(BehaviourKind kind) { return kKinds[static_cast<std::size_t>(kind)]; }

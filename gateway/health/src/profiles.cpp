@@ -2,17 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <toml++/toml.h>
 
+#include "xrm/common/files.hpp"
 #include "xrm/common/units.hpp"
 #include "xrm/config/toml_kind.hpp"
 
@@ -608,17 +604,12 @@ Profiles load_profiles_string(const std::string& text, const std::string& source
 
 Profiles load_profiles_file(const std::string& path, std::vector<ConfigError>& errors) {
   errors.clear();
-  std::ifstream in(path, std::ios::binary);
-  // A directory opens fine and reads as empty, which would pass for a valid file with no classes.
-  std::error_code ec;
-  const int why = !in ? errno : std::filesystem::is_directory(path, ec) ? EISDIR : 0;
-  if (why != 0) {
-    errors.push_back({path, 0, "", std::string("cannot read: ") + std::strerror(why)});
+  auto text = read_text_file(path);
+  if (!text) {
+    errors.push_back({path, 0, "", text.status().message()});
     return {path, {}};
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path, errors);
+  return parse(*text, path, errors);
 }
 
 std::string_view to_string(RuleFunc func) { return kFuncs[static_cast<std::size_t>(func)]; }
