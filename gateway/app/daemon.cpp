@@ -138,6 +138,22 @@ class Daemon {
         io_, [this](const std::string& topic, std::string payload, std::function<void(Status)> done) {
           local_->publish(topic, std::move(payload), std::move(done));
         });
+    // Escalation commands go to xrm/v1/dev/{device}/cmd/NAME: at every connection (the broker may
+    // have been reset) make sure the gateway's admin client holds the role that allows them.
+    local_->on_disconnected([this] { dynsec_->connection_lost(); });
+    local_->on_connected([this] {
+      dynsec_->ensure_gateway_role(config_.local.username, [](const Status& st, bool granted) {
+        if (!st) {
+          XRM_ERROR << "local: cannot give the gateway the broker role " << registry::DynsecAdmin::kGatewayRole
+                    << " (device commands will be refused by the broker): " << st.message();
+        } else if (granted) {
+          XRM_NOTICE << "local: gave the gateway the broker role " << registry::DynsecAdmin::kGatewayRole
+                     << " to send device commands; the broker reconnects it once";
+        } else {
+          XRM_INFO << "local: broker role " << registry::DynsecAdmin::kGatewayRole << " present: device commands allowed";
+        }
+      });
+    });
     provisioner_ = std::make_unique<registry::Provisioner>(*registry_, *dynsec_, config_.gateway.id,
                                                            config_.local.device_url);
     provisioner_->set_classes(profiles_.class_names());

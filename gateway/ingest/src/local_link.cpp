@@ -35,6 +35,17 @@ void LocalLink::on_message(std::function<void(const mqtt_link::Connection::Messa
   conn_->on_message(std::move(fn));
 }
 
+void LocalLink::on_connected(std::function<void()> fn) {
+  conn_->on_connected([fn = std::move(fn)](int, bool) { fn(); });
+}
+
+void LocalLink::on_disconnected(std::function<void()> fn) {
+  conn_->on_disconnected([fn = std::move(fn)](const std::string& why) {
+    XRM_WARN << "local: disconnected: " << why;
+    fn();
+  });
+}
+
 void LocalLink::start() { conn_->start(); }
 
 void LocalLink::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {

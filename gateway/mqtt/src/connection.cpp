@@ -272,6 +272,19 @@ void Connection::make_client() {
       });
     }
   });
+  // MQTT 5: a broker that ends the connection itself sends DISCONNECT with a reason (Mosquitto:
+  // "administrative action" when our client's roles change, "session taken over"); Paho reports
+  // that through this handler only, never as a lost connection. Without it the client would
+  // believe itself connected forever.
+  client_->set_disconnected_handler([this, weak](const ::mqtt::properties&, ::mqtt::ReasonCode reason) {
+    if (auto s = weak.lock()) {
+      const int rc = static_cast<int>(reason);
+      const std::string why = "the broker disconnected us: " + ::mqtt::exception::reason_code_str(rc) + " (reason " + std::to_string(rc) + ")";
+      boost::asio::post(io_, [weak, why] {
+        if (auto self = weak.lock()) self->handle_lost(why);
+      });
+    }
+  });
   client_->set_message_callback([weak](::mqtt::const_message_ptr msg) {
     if (auto s = weak.lock()) s->receive(std::move(msg));
   });

@@ -40,6 +40,20 @@ DynsecAdmin::Command DynsecAdmin::create_role(std::string_view device) {
           {}};
 }
 
+DynsecAdmin::Command DynsecAdmin::create_gateway_role() {
+  json acls = json::array({{{"acltype", "publishClientSend"}, {"topic", topics::dev_topic("+", "cmd/#")}, {"allow", true}}});
+  return {{{"command", "createRole"},
+           {"rolename", kGatewayRole},
+           {"textname", "XRM gateway: device commands"},
+           {"acls", acls}},
+          {"Role already exists"}};
+}
+
+DynsecAdmin::Command DynsecAdmin::add_gateway_role(std::string_view username) {
+  return {{{"command", "addClientRole"}, {"username", username}, {"rolename", kGatewayRole}},
+          {"Client is already in this role"}};
+}
+
 DynsecAdmin::Command DynsecAdmin::create_client(std::string_view device, std::string_view password,
                                                 std::string_view description) {
   return {{{"command", "createClient"},
@@ -64,6 +78,54 @@ DynsecAdmin::Command DynsecAdmin::delete_role(std::string_view device) {
 }
 
 void DynsecAdmin::execute(std::vector<Command> commands, std::function<void(Status)> done) {
+  execute(std::move(commands), [done = std::move(done)](Status st, const std::vector<json>&) {
+    if (done) done(std::move(st));
+  });
+}
+
+void DynsecAdmin::ensure_gateway_role(const std::string& username, std::function<void(Status, bool)> done) {
+  execute({Command{{{"command", "getClient"}, {"username", username}}, {}}},
+          [this, username, done = std::move(done)](Status st, const std::vector<json>& data) {
+            if (!st) {
+              done(std::move(st), false);
+              return;
+            }
+            const json* roles = nullptr;
+            if (!data.empty() && data[0].is_object()) {
+              const auto client = data[0].find("client");
+              if (client != data[0].end() && client->is_object()) {
+                const auto r = client->find("roles");
+                if (r != client->end() && r->is_array()) roles = &*r;
+              }
+            }
+            if (roles != nullptr) {
+              for (const auto& role : *roles) {
+                if (role.is_object() && role.value("rolename", "") == kGatewayRole) {
+                  done(Status::ok(), false);
+                  return;
+                }
+              }
+            }
+            // Mosquitto disconnects a client whose roles change, usually before its answer goes
+            // out: a lost connection (unavailable) means the grant was applied; the next
+            // connection checks again.
+            execute({create_gateway_role(), add_gateway_role(username)}, [done](Status st2) {
+              if (st2.code() == Status::Code::kUnavailable) st2 = Status::ok();
+              const bool granted = st2.is_ok();
+              done(std::move(st2), granted);
+            });
+          });
+}
+
+void DynsecAdmin::connection_lost() {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, p] : pending_) ids.push_back(id);
+  for (std::uint64_t id : ids) {
+    finish(id, Status::unavailable("the connection to the local broker was lost before it answered"));
+  }
+}
+
+void DynsecAdmin::execute(std::vector<Command> commands, std::function<void(Status, std::vector<json>)> done) {
   const std::uint64_t id = next_id_++;
   json batch = {{"commands", json::array()}};
   for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -74,6 +136,7 @@ void DynsecAdmin::execute(std::vector<Command> commands, std::function<void(Stat
   Pending p;
   p.answered.assign(commands.size(), false);
   p.remaining = commands.size();
+  p.data.assign(commands.size(), nullptr);
   p.commands = std::move(commands);
   p.done = std::move(done);
   p.timer = std::make_unique<boost::asio::steady_timer>(io_, timeout_);
@@ -93,9 +156,10 @@ void DynsecAdmin::finish(std::uint64_t id, Status st) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   auto done = std::move(it->second.done);
+  auto data = std::move(it->second.data);
   it->second.timer->cancel();
   pending_.erase(it);
-  if (done) done(std::move(st));
+  if (done) done(std::move(st), std::move(data));
 }
 
 void DynsecAdmin::handle_response(std::string_view payload) {
@@ -121,6 +185,7 @@ void DynsecAdmin::handle_response(std::string_view payload) {
     Pending& p = it->second;
     p.answered[index] = true;
     --p.remaining;
+    if (r.contains("data")) p.data[index] = r["data"];
     if (r.contains("error") && r["error"].is_string()) {
       const std::string error = r["error"].get<std::string>();
       if (p.first_error.is_ok() && p.commands[index].tolerated_errors.count(error) == 0) {

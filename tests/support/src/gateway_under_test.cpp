@@ -49,6 +49,8 @@ void GatewayUnderTest::write_config() {
   toml += "\n[local]\n";
   toml += "url = " + toml_quote(s.local_url) + "\n";
   toml += "username = " + toml_quote(s.local_username) + "\n";
+  // What provisioned devices are told to use (the provisioning URI): the same broker.
+  toml += "device_url = " + toml_quote(s.local_url) + "\n";
   toml += "password_file = " + toml_quote(password_file_) + "\n";
   toml += "reconnect_min = " + toml_quote(s.reconnect_min) + "\n";
   toml += "reconnect_max = " + toml_quote(s.reconnect_max) + "\n";

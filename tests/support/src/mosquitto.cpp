@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "xrm/testing/net.hpp"
@@ -20,7 +22,37 @@ std::string current_user() {
   throw std::runtime_error("cannot find the current user's name");
 }
 
+constexpr const char* kGatewayRole = "xrm-gateway-commands";
+
+// What docs/operations.md tells an installer to do after `mosquitto_ctrl dynsec init`: a role
+// allowing device commands, held by the gateway's admin client.
+void add_gateway_role(const std::string& path, const std::string& admin) {
+  nlohmann::json doc = nlohmann::json::parse(read_file(path));
+  doc["roles"].push_back({{"rolename", kGatewayRole},
+                          {"acls", nlohmann::json::array({{{"acltype", "publishClientSend"},
+                                                           {"topic", "xrm/v1/dev/+/cmd/#"},
+                                                           {"priority", 0},
+                                                           {"allow", true}}})}});
+  for (auto& c : doc["clients"]) {
+    if (c.value("username", "") == admin) c["roles"].push_back({{"rolename", kGatewayRole}});
+  }
+  write_file(path, doc.dump(2), 0600);
+}
+
 }  // namespace
+
+void Mosquitto::remove_gateway_role() {
+  nlohmann::json doc = nlohmann::json::parse(read_file(dynsec_path()));
+  auto& roles = doc["roles"];
+  roles.erase(std::remove_if(roles.begin(), roles.end(), [](const auto& r) { return r.value("rolename", "") == kGatewayRole; }),
+              roles.end());
+  for (auto& c : doc["clients"]) {
+    auto& cr = c["roles"];
+    cr.erase(std::remove_if(cr.begin(), cr.end(), [](const auto& r) { return r.value("rolename", "") == kGatewayRole; }),
+             cr.end());
+  }
+  write_file(dynsec_path(), doc.dump(2), 0600);
+}
 
 Mosquitto::Mosquitto(MosquittoTools tools, Flavour flavour, std::string name)
     : tools_(std::move(tools)), flavour_(flavour), name_(std::move(name)), dir_("xrm-mosquitto-" + name_) {
@@ -52,6 +84,7 @@ Mosquitto::Mosquitto(MosquittoTools tools, Flavour flavour, std::string name)
       throw std::runtime_error("mosquitto_ctrl dynsec init failed (exit " + (rc ? std::to_string(*rc) : "timeout") +
                                "): " + tail_file(dir_.file("mosquitto_ctrl.log")));
     }
+    add_gateway_role(dynsec, admin_user_);
     conf += "allow_anonymous false\n";
     conf += "plugin " + tools_.dynsec_plugin + "\n";
     conf += "plugin_opt_config_file " + dynsec + "\n";

@@ -29,6 +29,10 @@ class LocalLink {
   // Set before start(); runs on the io thread for every message received, with its journal id
   // (0: not journaled).
   void on_message(std::function<void(const mqtt_link::Connection::Message&, std::uint64_t journal_id)> fn);
+  // Set before start(); runs on the io thread after every (re)connection.
+  void on_connected(std::function<void()> fn);
+  // Set before start(); runs on the io thread when an established connection is lost.
+  void on_disconnected(std::function<void()> fn);
   void start();
   void shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
   void reload(const config::Config& config);

@@ -47,15 +47,32 @@ class DynsecAdmin {
   // refusal such as "Client already exists", unavailable when the broker is not reachable or does
   // not answer within the timeout).
   void execute(std::vector<Command> commands, std::function<void(Status)> done);
+  // The same, and also hands over each command's `data` (null when it had none), in order.
+  void execute(std::vector<Command> commands, std::function<void(Status, std::vector<nlohmann::json>)> done);
+
+  // Makes sure `username` (the gateway's own admin client) holds kGatewayRole. Asks first
+  // (getClient) and only when the role is missing creates and adds it: Mosquitto then disconnects
+  // that client once so it reconnects with the new rights. done(status, granted_now) on the io thread.
+  void ensure_gateway_role(const std::string& username, std::function<void(Status, bool)> done);
   // Feeds a message received on kResponseTopic. Unknown or malformed answers are ignored (other
   // admin tools share the topic).
   void handle_response(std::string_view payload);
+  // The admin connection was lost: every command waiting for an answer fails now (unavailable)
+  // instead of at its timeout.
+  void connection_lost();
 
   std::size_t pending() const { return pending_.size(); }
 
   // The commands for one device: its own role (publish only its own tele, evt, birth, state,
   // cmd-res; subscribe only its own cmd/#) and its client (username = client id = device id).
   static std::string role_name(std::string_view device);
+  // The gateway's own role: publish device commands (xrm/v1/dev/+/cmd/#, escalation actions
+  // `command:NAME`). `mosquitto_ctrl dynsec init` makes an admin that may administer the plugin
+  // and subscribe to everything, but not publish to device topics. Both commands are idempotent,
+  // but adding a role makes Mosquitto disconnect the client (ensure_gateway_role asks first).
+  static constexpr std::string_view kGatewayRole = "xrm-gateway-commands";
+  static Command create_gateway_role();
+  static Command add_gateway_role(std::string_view username);
   static Command create_role(std::string_view device);
   static Command create_client(std::string_view device, std::string_view password, std::string_view description);
   static Command set_password(std::string_view device, std::string_view password);
@@ -70,7 +87,8 @@ class DynsecAdmin {
     std::vector<bool> answered;
     std::size_t remaining = 0;
     Status first_error;
-    std::function<void(Status)> done;
+    std::function<void(Status, std::vector<nlohmann::json>)> done;
+    std::vector<nlohmann::json> data;
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
   void finish(std::uint64_t id, Status st);

@@ -73,6 +73,11 @@ class Mosquitto {
   const std::string& config_path() const { return config_path_; }
   // The dynamic-security file (kLocal only): may be edited before start().
   std::string dynsec_path() const { return dir_.file("dynsec.json"); }
+  // kLocal brokers are set up as an installed gateway's broker is (docs/operations.md): the admin
+  // client holds the role xrm-gateway-commands, so the gateway may publish device commands and
+  // need not grant it itself (which makes Mosquitto drop its connection once). This takes the
+  // role away again, for the test of that self-grant. Before start(). Throws std::runtime_error.
+  void remove_gateway_role();
   // Broker output (log_type all), appended across restarts.
   const std::string& log_path() const { return log_path_; }
 
