@@ -66,6 +66,7 @@ Status Device::connect() {
   Status st = transport_.connect(opts);
   if (!st) {
     ++stats_.connect_failures;
+    last_error_ = "cannot connect to " + uri_.url + ": " + st.message();
     schedule_reconnect();
     return Status::error(uri_.device + ": cannot connect to " + uri_.url + ": " + st.message());
   }
@@ -83,6 +84,7 @@ void Device::handle_connect(const Status& result) {
   if (state_ != State::kConnecting) return;
   if (!result) {
     ++stats_.connect_failures;
+    last_error_ = "connect to " + uri_.url + " failed: " + result.message();
     schedule_reconnect();
     return;
   }
@@ -98,9 +100,10 @@ void Device::handle_connect(const Status& result) {
   flush();
 }
 
-void Device::handle_lost(const std::string& /*cause*/) {
+void Device::handle_lost(const std::string& cause) {
   if (state_ != State::kConnected) return;
   ++stats_.connections_lost;
+  last_error_ = "connection lost: " + cause;
   buffer_.requeue_in_flight();
   schedule_reconnect();
 }

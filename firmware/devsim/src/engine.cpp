@@ -254,6 +254,7 @@ void Engine::emit_telemetry(std::uint32_t index, DeviceState& d, ActionSink& sin
   for (const auto& w : plan.flakies) {
     if (w.covers(t) && uniform01(d.rng) < w.behaviour->share) {
       ++stats_.telemetry_dropped;
+      sink.on_lost_telemetry({names_[index], index, seq, t, scratch_});
       return;
     }
   }

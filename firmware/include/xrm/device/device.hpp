@@ -105,6 +105,8 @@ class Device {
   const std::string& device_id() const { return uri_.device; }
   const ProvisioningUri& provisioning() const { return uri_; }
   const DeviceStats& stats() const { return stats_; }
+  // Why the last connection attempt failed or the connection was lost; empty if neither happened.
+  const std::string& last_error() const { return last_error_; }
   const OfflineBuffer& buffer() const { return buffer_; }
 
   // The topics of this device (docs/contract.md).
@@ -139,6 +141,7 @@ class Device {
   // Recent request ids and their encoded results, oldest first (QoS 1 may deliver a command twice).
   std::deque<std::pair<std::string, std::string>> recent_results_;
   DeviceStats stats_;
+  std::string last_error_;
 };
 
 }  // namespace xrm::device

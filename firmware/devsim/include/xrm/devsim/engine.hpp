@@ -46,6 +46,10 @@ class ActionSink {
   virtual ~ActionSink() = default;
   virtual void on_telemetry(const Telemetry& telemetry) = 0;
   virtual void on_event(const Event& event) = 0;
+  // A flaky device's message that is made (its seq used) and lost on the way. A driver that
+  // numbers messages itself (xrm-devsim, through the device library) sends it into a lossy link
+  // so the number is used up there too. Default: nothing.
+  virtual void on_lost_telemetry(const Telemetry& telemetry) { (void)telemetry; }
 };
 
 struct EngineStats {
