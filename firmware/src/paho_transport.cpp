@@ -63,6 +63,7 @@ void PahoTransport::complete(std::uint64_t id, bool delivered) {
   events_.push_back([done = std::move(done), delivered] {
     if (done) done(delivered);
   });
+  if (pending_.empty()) drained_.notify_all();
 }
 
 void PahoTransport::destroy_client() {
@@ -81,6 +82,13 @@ void PahoTransport::destroy_client() {
       }
     };
     auto waiter = std::make_shared<Waiter>();
+    if (MQTTAsync_isConnected(c)) {
+      // First let what is in flight (the `offline` state of Device::stop) be acknowledged: with
+      // messages outstanding, Paho's disconnect only notices their completion at its next
+      // 1-second cycle, which made stopping a fleet take over a second per device.
+      std::unique_lock<std::mutex> lock(mutex_);
+      drained_.wait_for(lock, std::chrono::milliseconds(1000), [&] { return pending_.empty(); });
+    }
     if (MQTTAsync_isConnected(c)) {
       // Wait (bounded) for the DISCONNECT to go out: destroying the client at once would drop
       // what is still queued (the `offline` state) and the broker would keep `online`.

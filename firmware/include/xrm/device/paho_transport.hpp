@@ -6,6 +6,7 @@
 // Each connect() creates a fresh Paho client (no Paho persistence, clean session): the Device's
 // offline buffer is the only store of unacknowledged messages, so nothing is sent twice by two
 // layers. Publishes still pending when a client is replaced or destroyed complete with false.
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,6 +61,7 @@ class PahoTransport : public Transport {
   std::string will_topic_, will_payload_;  // kept alive for Paho while connecting
 
   std::mutex mutex_;  // guards events_ and pending_ (touched by Paho's thread)
+  std::condition_variable drained_;  // pending_ became empty
   std::vector<std::function<void()>> events_;
   std::map<std::uint64_t, std::pair<std::unique_ptr<Pending>, PublishDone>> pending_;
   std::uint64_t next_id_ = 1;
