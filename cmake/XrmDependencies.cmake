@@ -1,12 +1,12 @@
 # Every dependency comes from Debian packages (scripts/deps.sh installs them). Nothing is vendored
-# or downloaded at build time. Cross builds find the :arm64/:armhf multiarch packages through the
-# toolchain file's CMAKE_LIBRARY_ARCHITECTURE.
+# or downloaded at build time. Cross builds find the :arm64 multiarch packages through the
+# toolchain file's CMAKE_LIBRARY_ARCHITECTURE, and armhf's in its sysroot (CMAKE_SYSROOT).
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(Boost 1.74 REQUIRED)                 # Asio is header-only
 find_package(PahoMqttCpp REQUIRED)
 # The device library's POSIX transport speaks Paho MQTT C directly (its CMake package file exists
-# for every architecture, so the cross builds find the :arm64/:armhf library).
+# for every architecture, so the cross builds find the arm64/armhf library).
 find_package(eclipse-paho-mqtt-c CONFIG REQUIRED)
 find_package(tomlplusplus 3 REQUIRED)
 find_package(CLI11 REQUIRED)

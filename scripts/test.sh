@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what is missing, builds the dev preset
 # (Debug, ASan+UBSan) and runs every unit and integration test with ctest, then cross-builds the
-# aarch64 preset and runs its unit tests under qemu-aarch64.
+# aarch64 preset and runs its unit tests under qemu-aarch64, then the same for armhf (against the
+# sysroot build/sysroot-armhf, unit tests under qemu-arm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,16 @@ file build/aarch64/gateway/app/xrm-gatewayd
 
 step "aarch64 unit tests under qemu-aarch64"
 ctest --preset aarch64
+
+step "dependencies (armhf: cross compiler, qemu, mmdebstrap, sysroot build/sysroot-armhf)"
+scripts/deps.sh armhf
+
+step "armhf cross build"
+cmake --preset armhf >/dev/null
+cmake --build --preset armhf
+file build/armhf/gateway/app/xrm-gatewayd
+
+step "armhf unit tests under qemu-arm"
+ctest --preset armhf
 
 step "all tests passed"
