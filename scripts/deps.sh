@@ -4,7 +4,13 @@
 #
 #   scripts/deps.sh                 host build, tests and demo
 #   scripts/deps.sh aarch64         ... plus the arm64 cross toolchain, :arm64 libraries, qemu
-#   scripts/deps.sh aarch64 armhf   ... plus armhf
+#   scripts/deps.sh armhf           ... plus the armhf cross toolchain, qemu, mmdebstrap, and then
+#                                   the armhf sysroot build/sysroot-armhf (scripts/sysroot.sh)
+#   scripts/deps.sh aarch64 armhf   both
+#
+# aarch64 uses Debian multiarch (:arm64 packages next to the host's). armhf uses a sysroot instead,
+# which leaves the host's dpkg alone: Multi-Arch needs one version per library on every
+# architecture, and a mirror lagging on bookworm-security for armhf made that impossible here.
 set -euo pipefail
 
 HOST_PACKAGES=(
@@ -14,15 +20,16 @@ HOST_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libcpputest-dev
   libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev rapidjson-dev libqrencode-dev
-  mosquitto mosquitto-clients openssl
+  mosquitto mosquitto-clients openssl jq
 )
 # Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
+# scripts/sysroot.sh has the same list for the sysroot targets.
 TARGET_LIBS=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libboost-dev libsqlite3-dev libprotobuf-dev
   libcpputest-dev libtomlplusplus-dev libsystemd-dev libqrencode-dev
 )
 
-declare -A DEB_ARCH=([aarch64]=arm64 [armhf]=armhf)
+declare -A DEB_ARCH=([aarch64]=arm64)   # multiarch targets
 declare -A CROSS_GXX=([aarch64]=g++-aarch64-linux-gnu [armhf]=g++-arm-linux-gnueabihf)
 
 SUDO=()
@@ -33,16 +40,37 @@ fi
 
 wanted=("${HOST_PACKAGES[@]}")
 foreign=()
+sysroots=()
 for target in "$@"; do
   case "$target" in
-    aarch64|armhf) ;;
+    aarch64)
+      arch=${DEB_ARCH[$target]}
+      foreign+=("$arch")
+      wanted+=("${CROSS_GXX[$target]}" qemu-user)
+      for lib in "${TARGET_LIBS[@]}"; do wanted+=("$lib:$arch"); done
+      ;;
+    armhf)
+      # Host packages only; the target's libraries go into the sysroot, not into dpkg.
+      wanted+=("${CROSS_GXX[$target]}" qemu-user mmdebstrap debian-archive-keyring)
+      sysroots+=("$target")
+      ;;
     *) echo "deps.sh: unknown target '$target' (aarch64 or armhf)" >&2; exit 2 ;;
   esac
-  arch=${DEB_ARCH[$target]}
-  foreign+=("$arch")
-  wanted+=("${CROSS_GXX[$target]}" qemu-user)
-  for lib in "${TARGET_LIBS[@]}"; do wanted+=("$lib:$arch"); done
 done
+
+# The sysroots are made by the user who asked for them (under sudo: the one who ran sudo), so
+# that the build tree stays theirs. scripts/sysroot.sh needs no root and is itself idempotent.
+make_sysroots() {
+  local target
+  for target in "${sysroots[@]}"; do
+    if [[ $(id -u) -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+      sudo -u "$SUDO_USER" -- scripts/sysroot.sh "$target"
+    else
+      scripts/sysroot.sh "$target"
+    fi
+  done
+}
+cd "$(dirname "$0")/.."
 
 native=$(dpkg --print-architecture)
 installed() {  # installed PKG[:ARCH]; an unqualified name means the native or the "all" package
@@ -59,6 +87,7 @@ for pkg in "${wanted[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "deps.sh: all ${#wanted[@]} packages present"
+  make_sysroots
   exit 0
 fi
 echo "deps.sh: installing ${#missing[@]} packages: ${missing[*]}"
@@ -80,4 +109,5 @@ if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}";
   echo "deps.sh: same package version for every architecture (see docs/operations.md, 'Cross builds')" >&2
   exit 1
 fi
+make_sysroots
 echo "deps.sh: done"

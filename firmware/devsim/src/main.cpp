@@ -219,8 +219,10 @@ int run(xrm::devsim::Scenario scenario, const RunOptions& o) {
   const auto stats = fleet.stats();  // before stop(): who is online, what still waits
   const auto missing = fleet.never_connected();
   const std::string connection_problem = fleet.connection_problem();
-  fleet.stop();
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  const auto stop_start = SteadyClock::now();
+  fleet.stop();
+  const auto stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - stop_start);
 
   int code = xrm::kExitOk;
   std::vector<std::string> problems;
@@ -237,6 +239,7 @@ int run(xrm::devsim::Scenario scenario, const RunOptions& o) {
     nlohmann::json j = stats_json(stats, fleet.engine_stats());
     j["scenario"] = scenario.source;
     j["elapsed_ms"] = elapsed.count();
+    j["stop_ms"] = stop_ms.count();
     j["interrupted"] = interrupted;
     j["problems"] = problems;
     j["first_problem"] = fleet.first_problem();
@@ -244,7 +247,8 @@ int run(xrm::devsim::Scenario scenario, const RunOptions& o) {
     std::cout << j.dump() << "\n";
   } else {
     const auto& es = fleet.engine_stats();
-    std::printf("xrm-devsim: %s after %s\n", interrupted ? "interrupted" : "done", xrm::format_duration(elapsed).c_str());
+    std::printf("xrm-devsim: %s after %s (stopping the devices took %s)\n", interrupted ? "interrupted" : "done",
+                xrm::format_duration(elapsed).c_str(), xrm::format_duration(stop_ms).c_str());
     std::printf("  devices      %zu, connected %llu times, %llu connect failures, %llu connections lost\n",
                 stats.devices, static_cast<unsigned long long>(stats.connects),
                 static_cast<unsigned long long>(stats.connect_failures),

@@ -100,8 +100,10 @@ class Fleet : private ActionSink {
   bool all_started() const { return started_ == devices_.size(); }
   // Nothing is waiting in any device's buffer.
   bool settled() const;
-  // Each device says `offline` and disconnects (the broker discards its will).
+  // Each device says `offline` and disconnects (the broker discards its will); fleets of more
+  // than 64 devices stop on up to kStopThreads threads.
   void stop();
+  static constexpr std::size_t kStopThreads = 16;
 
   FleetStats stats() const;
   const EngineStats& engine_stats() const { return engine_.stats(); }
