@@ -208,6 +208,11 @@ section "what the gateway knows: xrmctl devices"
 section "why is chiller-hot critical? xrmctl show chiller-hot (the score explains itself)"
 "$XRMCTL" show chiller-hot | indent
 
+section "who, in which interactions, with what quality, is creating value? xrmctl rank"
+"$XRMCTL" rank --by technician | indent
+echo
+"$XRMCTL" rank --by supplier | indent
+
 if [[ $KEEP -eq 1 ]]; then
   section "--keep: brokers, gateway and devices keep running (Ctrl-C stops everything)"
   echo "    export XRMCTL_SOCKET=$WORK/control.sock; $XRMCTL devices"

@@ -104,8 +104,9 @@ void ControlApi::handle(control::Request request, control::Reply reply) {
   if (verb == "status") return reply(status(request.args));
   if (verb == "dead-letters") return reply(dead_letters(request.args));
   if (verb == "rules-reload") return reply(rules_reload(request.args));
+  if (verb == "rank") return reply(rank(request.args));
   reply(Status::invalid_argument(
-      "unknown verb \"" + verb + "\" (known: provision, devices, show, link, retire, status, dead-letters, rules-reload)"));
+      "unknown verb \"" + verb + "\" (known: provision, devices, show, link, retire, status, dead-letters, rules-reload, rank)"));
 }
 
 void ControlApi::provision(const control::Request& request, control::Reply reply) {
@@ -417,6 +418,48 @@ Result<json> ControlApi::rules_reload(const json& args) {
   if (Status st = check_args("rules-reload", args, {}); !st) return st;
   if (!ctx_.reload_rules) return Status::unavailable("rules-reload: not available");
   return ctx_.reload_rules();
+}
+
+Result<json> ControlApi::rank(const json& args) {
+  if (Status st = check_args("rank", args, {"by", "period"}); !st) return st;
+  if (ctx_.scorecards == nullptr) return Status::unavailable("rank: scorecards are not available");
+  const auto by = args.find("by");
+  if (by == args.end() || !by->is_string()) {
+    return Status::invalid_argument("rank: argument \"by\" is required: technician, supplier, model, owner or site");
+  }
+  const auto role = scorecard::parse_role(by->get<std::string>());
+  if (!role) {
+    return Status::invalid_argument("rank: \"" + by->get<std::string>() +
+                                    "\" is not one of technician, supplier, model, owner, site");
+  }
+  std::chrono::milliseconds period = ctx_.scorecards->period();
+  if (auto it = args.find("period"); it != args.end()) {
+    if (!it->is_string()) return Status::invalid_argument("rank: argument \"period\" must be a duration such as \"30d\"");
+    auto d = parse_duration(it->get<std::string>());
+    if (!d) return Status::invalid_argument("rank: period: " + d.status().message());
+    if (d->count() <= 0) return Status::invalid_argument("rank: period: must be longer than 0s");
+    period = *d;
+  }
+  auto cards = ctx_.scorecards->compute(*role, period);
+  if (!cards) return cards.status();
+  json list = json::array();
+  std::uint32_t ranked = 0;
+  for (const auto& c : *cards) {
+    json figures = json::array();
+    for (const auto& f : c.figures) figures.push_back({{"name", f.name}, {"value", f.value}, {"unit", f.unit}});
+    list.push_back({{"stakeholder", c.stakeholder},
+                    {"rank", c.rank > 0 ? json(c.rank) : json(nullptr)},
+                    {"score", c.score ? json(std::round(*c.score * 10) / 10) : json(nullptr)},
+                    {"device_count", c.device_count},
+                    {"figures", std::move(figures)},
+                    {"explanation", c.explanation}});
+    ranked = std::max(ranked, c.ranked_count);
+  }
+  return json{{"by", std::string(scorecard::to_string(*role))},
+              {"period_ms", period.count()},
+              {"computed_at_ms", ctx_.clock.unix_ms()},
+              {"ranked", ranked},
+              {"scorecards", std::move(list)}};
 }
 
 json ControlApi::health_json() const {

@@ -18,6 +18,7 @@
 #include "xrm/registry/provisioner.hpp"
 #include "xrm/registry/registry.hpp"
 #include "xrm/uplink/uplink.hpp"
+#include "scorecards.hpp"
 
 namespace xrm::app {
 
@@ -43,6 +44,8 @@ struct ControlContext {
   std::function<Result<nlohmann::json>()> reload_rules;
   // Live telemetry counters for `status`; nullptr: shown as not enabled.
   const live::LiveTelemetry* live = nullptr;
+  // Stakeholder scorecards for `rank`; nullptr: rank is unavailable.
+  Scorecards* scorecards = nullptr;
 };
 
 class ControlApi {
@@ -60,6 +63,7 @@ class ControlApi {
   Result<nlohmann::json> dead_letters(const nlohmann::json& args);
   Result<nlohmann::json> upstream_dead_letters(std::size_t limit, bool requeue);
   Result<nlohmann::json> rules_reload(const nlohmann::json& args);
+  Result<nlohmann::json> rank(const nlohmann::json& args);
   nlohmann::json device_summary(const registry::Device& d) const;
   nlohmann::json health_json() const;
   void provision(const control::Request& request, control::Reply reply);

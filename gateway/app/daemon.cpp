@@ -34,6 +34,7 @@
 #include "xrm/uplink/uplink.hpp"
 #include "central_commands.hpp"
 #include "control_api.hpp"
+#include "scorecards.hpp"
 
 #ifndef XRM_VERSION
 #define XRM_VERSION "0.0.0"
@@ -110,7 +111,7 @@ class Daemon {
   Daemon(config::Config config, health::Profiles profiles, std::string config_path)
       : config_(std::move(config)), profiles_(std::move(profiles)), config_path_(std::move(config_path)),
         signals_(io_), watchdog_(io_), deadline_(io_), flush_timer_(io_), dead_letter_timer_(io_), health_timer_(io_),
-        health_save_timer_(io_) {}
+        health_save_timer_(io_), scorecard_timer_(io_) {}
 
   int run() {
     auto db = store::Database::open(config_.gateway.data_dir);
@@ -169,6 +170,10 @@ class Daemon {
       XRM_ERROR << db_->path() << ": cannot read the health state: " << st.message();
       return kExitFailure;
     }
+    scorecards_ = std::make_unique<Scorecards>(
+        *db_, *registry_, *health_, *outbox_, clock_,
+        [this](std::string_view device_class) { return profiles_.find(device_class); },
+        ScorecardSettings{config_.gateway.id, config_.scorecard.period, config_.scorecard.retention});
     condense_ = std::make_unique<condense::Condenser>(*db_, *outbox_, clock_, config_.condense.window);
     condense_->set_score_fn([this](std::string_view device) -> std::optional<std::pair<double, xrm::v1::HealthBand>> {
       auto sc = health_->score_of(device);
@@ -225,7 +230,8 @@ class Daemon {
                                                                clock_, clock_.steady_now(), *registry_, *provisioner_,
                                                                *outbox_, *traffic_, *dead_letters_, *local_, *uplink_,
                                                                *health_, *condense_,
-                                                               [this] { return reload_rules(); }, live_.get()});
+                                                               [this] { return reload_rules(); }, live_.get(),
+                                                               scorecards_.get()});
     // Commands from central: the same verbs, asked on the upstream broker and answered there
     // (central_commands.hpp). Subscribed before the uplink starts, so that commands queued in the
     // gateway's session at the broker are routed from the first message on.
@@ -265,6 +271,7 @@ class Daemon {
     schedule_dead_letter_flush();
     schedule_health_tick();
     schedule_health_save();
+    schedule_scorecards();
 
     local_->start();
     uplink_->start();
@@ -324,6 +331,7 @@ class Daemon {
         flush_timer_.cancel();
         dead_letter_timer_.cancel();
         health_timer_.cancel();
+        scorecard_timer_.cancel();
         health_save_timer_.cancel();
         deadline_.cancel();
         io_.stop();
@@ -425,6 +433,18 @@ class Daemon {
     });
   }
 
+  // Every scorecard.interval: one scorecard record per stakeholder of every role (bulk).
+  void schedule_scorecards() {
+    scorecard_timer_.expires_after(config_.scorecard.interval);
+    scorecard_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (Status st = scorecards_->publish(); !st) {
+        XRM_ERROR << "scorecards: records not written: " << st.message();
+      }
+      schedule_scorecards();
+    });
+  }
+
   void schedule_flush() {
     flush_timer_.expires_after(kFlushInterval);
     flush_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -477,6 +497,7 @@ class Daemon {
   asio::steady_timer dead_letter_timer_;
   asio::steady_timer health_timer_;
   asio::steady_timer health_save_timer_;
+  asio::steady_timer scorecard_timer_;
   std::chrono::microseconds watchdog_interval_{};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::GatewayState> state_;
@@ -491,6 +512,7 @@ class Daemon {
   std::unique_ptr<ingest::DeviceTraffic> traffic_;
   std::unique_ptr<health::HealthEngine> health_;
   std::unique_ptr<condense::Condenser> condense_;
+  std::unique_ptr<Scorecards> scorecards_;
   std::unique_ptr<live::LiveTelemetry> live_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<CentralCommands> commands_;

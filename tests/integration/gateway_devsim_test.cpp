@@ -387,3 +387,94 @@ TEST(CommandRole, GatewayGrantsItselfTheRoleOnce) {
   CHECK_TEXT(rig.gateway->wait_for_log("xrm-gateway-commands present: device commands allowed", 10s), "no check");
   CHECK_FALSE(rig.gateway->wait_for_log("gave the gateway the broker role", 500ms));
 }
+
+// Scorecards (issue 8): two technicians service the same kind of fault on two devices each; the
+// faults tech-bad fixed come back and its customers rate it 2, tech-good's stay fixed and are
+// rated 5. tech-good ranks first, and scorecard records for both arrive upstream.
+TEST(Devsim, TechnicianWhoseRepairsFailRanksBelowOneWhoseRepairsHold) {
+  GatewaySettings s;
+  s.gateway_id = "gw-rank";
+  s.profiles_toml = kProfiles;
+  s.extra_toml = "[scorecard]\ninterval = \"2s\"\nperiod = \"1h\"\n";
+  guarded([&] { rig.start(s, /*run=*/false); });
+  Subscriber central(rig.upstream->url());
+  central.subscribe("xrm/v1/gw/gw-rank/rec/scorecard", 1);
+  rig.gateway->start();
+  CHECK_TEXT(rig.gateway->wait_for_log("local: connected", 5s), "gateway did not connect");
+
+  const std::string scenario = dir.file("rank.toml");
+  xrm::testing::write_file(scenario, R"(duration = "12s"
+[[group]]
+count = 2
+prefix = "good-"
+class = "chiller"
+interval = "1s"
+metrics = { temp_c = 4.5 }
+owner = "acme"
+supplier = "coolco"
+technician = "tech-good"
+behaviour = [ { kind = "fault", at = "1s", code = "E1", request_after = "500ms" },
+              { kind = "service", at = "3s", takes = "1s", score = 5, rate_after = "500ms" } ]
+[[group]]
+count = 2
+prefix = "bad-"
+class = "chiller"
+interval = "1s"
+metrics = { temp_c = 4.5 }
+owner = "bistro"
+supplier = "frostline"
+technician = "tech-bad"
+behaviour = [ { kind = "fault", at = "1s", code = "E1", request_after = "500ms" },
+              { kind = "service", at = "3s", takes = "1s", score = 2, rate_after = "500ms" },
+              { kind = "recurring_fault", after = "2s" } ]
+)");
+  std::string credentials;
+  for (const char* d : {"good-1", "good-2"}) {
+    credentials += rig.ctl_json({"provision", d, "--class", "chiller", "--technician", "tech-good", "--owner", "acme"}).dump() + "\n";
+  }
+  for (const char* d : {"bad-1", "bad-2"}) {
+    credentials += rig.ctl_json({"provision", d, "--class", "chiller", "--technician", "tech-bad", "--owner", "bistro"}).dump() + "\n";
+  }
+  const std::string creds = dir.file("rank-credentials.json");
+  xrm::testing::write_file(creds, credentials, 0600);
+  auto [rc, text] = devsim({"run", scenario, "--credentials", creds, "--state-dir", dir.file("rank-state"), "--json"}, 40s);
+  LONGS_EQUAL_TEXT(0, rc, text.c_str());
+
+  const json ranked = rig.ctl_json({"rank", "--by", "technician"});
+  const json& cards = ranked["scorecards"];
+  CHECK_EQUAL_TEXT(2U, cards.size(), ranked.dump(2).c_str());
+  STRCMP_EQUAL_TEXT("tech-good", cards[0]["stakeholder"].get<std::string>().c_str(), ranked.dump(2).c_str());
+  STRCMP_EQUAL_TEXT("tech-bad", cards[1]["stakeholder"].get<std::string>().c_str(), ranked.dump(2).c_str());
+  CHECK_EQUAL(1, cards[0]["rank"].get<int>());
+  CHECK_EQUAL(2, cards[1]["rank"].get<int>());
+  CHECK_TEXT(cards[0]["score"].get<double>() > cards[1]["score"].get<double>(), ranked.dump(2).c_str());
+  auto figure = [](const json& card, const std::string& name) {
+    for (const auto& f : card["figures"]) {
+      if (f["name"] == name) return f["value"].get<double>();
+    }
+    return -1.0;
+  };
+  CHECK_EQUAL_TEXT(2.0, figure(cards[0], "visits"), ranked.dump(2).c_str());
+  CHECK_EQUAL_TEXT(0.0, figure(cards[0], "returns"), ranked.dump(2).c_str());
+  CHECK_EQUAL_TEXT(2.0, figure(cards[1], "returns"), ranked.dump(2).c_str());
+  // The bad technician's sentence names the returning faults.
+  CHECK_TEXT(cards[1]["explanation"].get<std::string>().find("return") != std::string::npos, ranked.dump(2).c_str());
+
+  // The periodic scorecard records (scorecard.interval 2s) reach central, one per technician.
+  std::set<std::string> technicians;
+  central.wait_for(
+      [&](const mqtt::message& m) {
+        xrm::v1::RecordBatch b;
+        if (!b.ParseFromString(m.get_payload())) return false;
+        for (const auto& r : b.records()) {
+          if (r.kind() == xrm::v1::RECORD_KIND_SCORECARD && r.scorecard().role() == xrm::v1::STAKEHOLDER_ROLE_TECHNICIAN &&
+              r.scorecard().has_rank()) {
+            technicians.insert(r.scorecard().stakeholder_id() + "#" + std::to_string(r.scorecard().rank()));
+          }
+        }
+        return technicians.count("tech-good#1") == 1 && technicians.count("tech-bad#2") == 1;
+      },
+      10s);
+  CHECK_TEXT(technicians.count("tech-good#1") == 1 && technicians.count("tech-bad#2") == 1,
+             ("scorecard records seen: " + std::to_string(technicians.size())).c_str());
+}

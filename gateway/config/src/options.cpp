@@ -117,6 +117,19 @@ std::span<const OptionSpec> option_table() {
       {"condense", "window", OptionType::kDuration, "60s", false, false, "",
        "Length of a telemetry summary window, aligned to the wall clock.", XRM_DUR(condense.window)},
 
+      {"scorecard", "period", OptionType::kDuration, "30d", false, false, "",
+       "Rolling period of the stakeholder scorecards (docs/scorecards.md): the periodic scorecard "
+       "records cover it, and it is xrmctl rank's default --period.",
+       XRM_DUR(scorecard.period)},
+      {"scorecard", "interval", OptionType::kDuration, "1h", false, false, "",
+       "How often a scorecard record (bulk) goes upstream for every technician, supplier, model, "
+       "owner and site the gateway's devices were linked to during the period.",
+       XRM_DUR(scorecard.interval)},
+      {"scorecard", "retention", OptionType::kDuration, "400d", false, false, "",
+       "How long the service history (table service_events) is kept; a period longer than this "
+       "sees only what is kept.",
+       XRM_DUR(scorecard.retention)},
+
       {"outbox", "max_bytes", OptionType::kSize, "256MiB", false, true, "",
        "Budget for droppable (bulk: summary, health, scorecard) records waiting in the outbox, as "
        "stored (serialized) bytes. Checked every second, also while the upstream is down: beyond it "

@@ -315,6 +315,20 @@ void DeviceTraffic::handle_event(std::string_view device, std::string_view topic
     }
     if (!duplicate) {
       if (auto seq = outbox_.append(rec); !seq) return seq.status();
+      // The service history the scorecards read (gateway/scorecard), in the same transaction.
+      auto hist = db_.prepare(
+          "INSERT INTO service_events (device, at_ms, type, code, technician, request_id, score) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?);");
+      if (!hist) return hist.status();
+      hist->bind(1, d->id).bind(2, static_cast<std::int64_t>(now)).bind(3, event_.type());
+      hist->bind(4, event_.has_code() ? event_.code() : std::string()).bind(5, event_.technician());
+      hist->bind(6, event_.request_id());
+      if (event_.has_score()) {
+        hist->bind_double(7, event_.score());
+      } else {
+        hist->bind_null(7);
+      }
+      if (Status s = hist->run(); !s) return s;
     }
     return journal_id != 0 ? InboundJournal::remove(db_, journal_id) : Status::ok();
   });

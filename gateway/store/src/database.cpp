@@ -132,6 +132,20 @@ constexpr const char* kMigrations[] = {
     "  done_ms     INTEGER,"
     "  result      BLOB"
     ");",
+    // 7: the service history scorecards are computed from (gateway/scorecard): every service event
+    // recorded (fault, service_request, service_start, service_done, satisfaction and others),
+    // written in the transaction of its event record, kept for `scorecard.retention`.
+    "CREATE TABLE service_events ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  device     TEXT NOT NULL,"
+    "  at_ms      INTEGER NOT NULL,"
+    "  type       TEXT NOT NULL,"
+    "  code       TEXT NOT NULL DEFAULT '',"
+    "  technician TEXT NOT NULL DEFAULT '',"
+    "  request_id TEXT NOT NULL DEFAULT '',"
+    "  score      REAL"
+    ");"
+    "CREATE INDEX service_events_by_time ON service_events(at_ms);",
 };
 
 Status make_dir(const std::string& dir) {
@@ -178,6 +192,11 @@ Statement& Statement::bind_blob(int index, std::string_view bytes) {
 
 Statement& Statement::bind_null(int index) {
   sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Statement& Statement::bind_double(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
   return *this;
 }
 

@@ -164,6 +164,16 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
                          "With --upstream: put every refused record back into the outbox (after fixing the cause)")
       ->needs("--upstream");
 
+  std::string rank_by;
+  std::string rank_period;
+  CLI::App* rank = app.add_subcommand(
+      "rank", "Stakeholders ranked by the relationships their devices show: the figures and what moved each rank");
+  rank->add_option("--by", rank_by, "technician, supplier, model, owner or site")
+      ->required()
+      ->check(CLI::IsMember({"technician", "supplier", "model", "owner", "site"}));
+  rank->add_option("--period", rank_period, "Rolling period, e.g. 7d, 30d (the daemon's scorecard.period)")
+      ->type_name("DURATION");
+
   CLI::App* rules = app.add_subcommand("rules", "Health rules: check a profiles file, or reload the daemon's");
   rules->require_subcommand(1);
   std::string rules_file;
@@ -224,6 +234,18 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
     if (requeue) request.args["requeue"] = true;
   }
 
+  if (verb == rank) {
+    request.args["by"] = rank_by;
+    if (!rank_period.empty()) {
+      const auto period = parse_duration(rank_period);
+      if (!period || period->count() == 0) {
+        err << "xrmctl: --period: " << (period ? "must be longer than 0s" : period.status().message()) << "\n";
+        return kExitUsage;
+      }
+      request.args["period"] = rank_period;
+    }
+  }
+
   Result<json> reply = send(request);
   if (!reply) {
     const Status& st = reply.status();
@@ -262,6 +284,7 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
     if (name == "status") out << render_status(result);
     if (name == "dead-letters") out << render_dead_letters(result);
     if (name == "rules-reload") out << render_rules_reload(result);
+    if (name == "rank") out << render_rank(result);
   }
   if (!qr_error.empty()) err << "xrmctl: " << qr_error << "\n";
   return kExitOk;

@@ -1,6 +1,7 @@
 #include "xrmctl/render.hpp"
 
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -483,6 +484,78 @@ std::string render_rules_reload(const json& r) {
   for (const json& c : array_field(r, "classes")) classes += (classes.empty() ? "" : ", ") + cell(c);
   return "rules reloaded from " + cell(field(r, "file")) + ": " + (classes.empty() ? "no classes" : classes) + " (" +
          cell(field(r, "rules")) + " rules)\n";
+}
+
+namespace {
+
+// A figure's value as a cell: one decimal (none when whole), then its unit ("12.5%", "3.2 s").
+std::string figure_cell(const json& figure) {
+  const json& v = field(figure, "value");
+  if (!v.is_number()) return "-";
+  // One decimal, none when whole; below 1, two significant digits (0.0014 device-days).
+  const double raw = v.get<double>();
+  const double x = std::round(raw * 10) / 10;
+  char buf[64];
+  if (raw != 0 && std::fabs(raw) < 1) {
+    std::snprintf(buf, sizeof buf, "%.2g", raw);
+  } else if (x == std::floor(x) && std::fabs(x) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", x);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f", x);
+  }
+  const json& unit = field(figure, "unit");
+  std::string u = unit.is_string() ? unit.get<std::string>() : "";
+  if (u.empty() || u == "count") return buf;
+  return std::string(buf) + (u == "%" ? "" : " ") + cell(unit);
+}
+
+}  // namespace
+
+std::string render_rank(const json& r) {
+  const json& cards = array_field(r, "scorecards");
+  std::string out = "Ranked by " + cell(field(r, "by")) + " over the last " +
+                    (field(r, "period_ms").is_number() ? format_duration(std::chrono::milliseconds(field(r, "period_ms").get<std::int64_t>())) : "-") +
+                    ": " + cell(field(r, "ranked")) + " ranked of " + std::to_string(cards.size()) + "\n";
+  if (cards.empty()) return out + "No devices were linked to one in that period.\n";
+  // Columns: the figures of the role, in the daemon's order, except the per-version firmware counts.
+  std::vector<std::string> names;
+  for (const json& f : array_field(cards.front(), "figures")) {
+    const std::string name = cell(field(f, "name"));
+    if (name.rfind("firmware ", 0) != 0) names.push_back(name);
+  }
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> head = {"RANK", "STAKEHOLDER", "SCORE", "DEVICES"};
+  for (const auto& n : names) {
+    std::string upper = n;
+    for (char& c : upper) c = c == '_' ? ' ' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    head.push_back(upper);
+  }
+  rows.push_back(head);
+  for (const json& c : cards) {
+    std::vector<std::string> row = {cell(field(c, "rank")), cell(field(c, "stakeholder")), cell(field(c, "score")),
+                                    cell(field(c, "device_count"))};
+    for (const auto& n : names) {
+      std::string value = "-";
+      for (const json& f : array_field(c, "figures")) {
+        if (field(f, "name") == n) value = figure_cell(f);
+      }
+      row.push_back(value);
+    }
+    rows.push_back(std::move(row));
+  }
+  out += render_table(rows);
+  out += "\nWhy:\n";
+  for (const json& c : cards) {
+    out += "  " + cell(field(c, "stakeholder")) + "  " + cell(field(c, "explanation"));
+    std::string versions;
+    for (const json& f : array_field(c, "figures")) {
+      const std::string name = cell(field(f, "name"));
+      if (name.rfind("firmware ", 0) == 0) versions += (versions.empty() ? "" : ", ") + name.substr(9) + " x" + figure_cell(f);
+    }
+    if (!versions.empty()) out += " (firmware in the field: " + versions + ")";
+    out += "\n";
+  }
+  return out;
 }
 
 std::string printable_head(std::string_view hex) {

@@ -44,6 +44,10 @@ std::string render_dead_letters(const nlohmann::json& result);
 // rules-reload: the file and the classes now in force.
 std::string render_rules_reload(const nlohmann::json& result);
 
+// `rank`: a ranked table (rank, stakeholder, score, devices, the role's main figures), then each
+// stakeholder's sentence on what moved its score.
+std::string render_rank(const nlohmann::json& result);
+
 // Hex text as the bytes it encodes, each printable ASCII byte (0x20 to 0x7e) as itself and any other
 // as '.'; a pair that is not hex reads '?', and an odd last digit is ignored.
 std::string printable_head(std::string_view hex);

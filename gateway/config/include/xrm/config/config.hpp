@@ -57,6 +57,11 @@ struct Config {
   struct Condense {
     milliseconds window{};
   } condense;
+  struct Scorecard {
+    milliseconds period{};
+    milliseconds interval{};
+    milliseconds retention{};
+  } scorecard;
   struct Outbox {
     std::uint64_t max_bytes = 0;
     milliseconds ttl{};

@@ -28,11 +28,14 @@ class Statement {
   Statement& bind(int index, std::string_view value);
   Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind_null(int index);
+  // A REAL (its own name: an overload of bind would make bind(i, 5) ambiguous).
+  Statement& bind_double(int index, double value);
   // Binds an optional integer: NULL when absent.
   Statement& bind_opt(int index, const std::optional<std::int64_t>& value);
   // SQLITE_ROW -> true, SQLITE_DONE -> false; any error -> Status.
   Result<bool> step();
   std::int64_t column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+  double column_double(int index) const { return sqlite3_column_double(stmt_, index); }
   std::string column_text(int index) const;
   std::string column_blob(int index) const;
   bool column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
