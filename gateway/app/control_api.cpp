@@ -382,7 +382,16 @@ Result<json> ControlApi::status(const json& args) {
         {"summaries", ctx_.condense.stats().summaries},
         {"windows_open", ctx_.condense.stats().windows_open},
         {"window_ms", ctx_.condense.window().count()}}},
-      {"live", std::move(live)}};
+      {"live", std::move(live)},
+      {"scorecards", ctx_.scorecards == nullptr
+                         ? json(nullptr)
+                         : json{{"period_ms", ctx_.scorecards->period().count()},
+                                {"runs", ctx_.scorecards->stats().runs},
+                                {"records", ctx_.scorecards->stats().records},
+                                {"last_run_ms", ctx_.scorecards->stats().last_run_ms != 0
+                                                    ? json(ctx_.scorecards->stats().last_run_ms)
+                                                    : json(nullptr)},
+                                {"pruned", ctx_.scorecards->stats().pruned}}}};
 }
 
 // Records the upstream broker refused on their own (Outbox::dead_letter); with requeue, first puts

@@ -478,3 +478,24 @@ behaviour = [ { kind = "fault", at = "1s", code = "E1", request_after = "500ms" 
   CHECK_TEXT(technicians.count("tech-good#1") == 1 && technicians.count("tech-bad#2") == 1,
              ("scorecard records seen: " + std::to_string(technicians.size())).c_str());
 }
+
+TEST(Devsim, BadRankRequestsExitTwoNamingWhatIsWrong) {
+  GatewaySettings s;
+  s.gateway_id = "gw-rank-bad";
+  guarded([&] { rig.start(s); });
+  for (const auto& [args, words] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"rank"}, "--by"},
+           {{"rank", "--by", "boss"}, "boss"},
+           {{"rank", "--by", "owner", "--period", "0s"}, "--period"},
+           {{"rank", "--by", "owner", "--period", "3 weeks"}, "--period"}}) {
+    const auto r = rig.ctl(args);
+    CHECK_EQUAL_TEXT(2, r.exit_code, r.describe().c_str());
+    CHECK_TEXT(r.err.find(words) != std::string::npos, r.describe().c_str());
+  }
+  // With no device at all, a valid request answers an empty ranking.
+  const json empty = rig.ctl_json({"rank", "--by", "site", "--period", "7d"});
+  CHECK_EQUAL(0U, empty["scorecards"].size());
+  CHECK_EQUAL(7LL * 86'400'000, empty["period_ms"].get<long long>());
+  const json st = rig.ctl_json({"status"});
+  CHECK_EQUAL(30LL * 86'400'000, st["scorecards"]["period_ms"].get<long long>());
+}

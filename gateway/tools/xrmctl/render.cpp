@@ -440,6 +440,13 @@ std::string render_status(const json& r) {
         field(ingest, "dead_letters").is_object() ? dead_letter_counts(field(ingest, "dead_letters")) : "-"},
        {"condensation", condensation_cell(field(r, "condensation"))}};
   if (std::string live = live_cell(field(r, "live")); !live.empty()) rows.push_back({"live", std::move(live)});
+  if (const json& sc = field(r, "scorecards"); sc.is_object()) {
+    const json& period = field(sc, "period_ms");
+    rows.push_back({"scorecards", cell(field(sc, "records")) + " records in " + cell(field(sc, "runs")) +
+                                      " runs over " +
+                                      (period.is_number() ? format_duration(std::chrono::milliseconds(period.get<std::int64_t>())) : "-") +
+                                      ", last " + time_cell(field(sc, "last_run_ms"))});
+  }
   return render_table(rows);
 }
 
