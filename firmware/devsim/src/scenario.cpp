@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "xrm/common/files.hpp"
+#include "xrm/common/toml_kind.hpp"
 #include "xrm/common/units.hpp"
 
 namespace xrm::devsim {
@@ -42,18 +43,6 @@ std::string format_number(double value) {
 
 int line_of(const toml::source_region& region) { return static_cast<int>(region.begin.line); }
 
-std::string_view kind_of(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
-  }
-}
-
 bool is_metric_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
@@ -72,7 +61,7 @@ class Loader {
       if (name == "seed") {
         const auto* value = node.as_integer();
         if (value == nullptr) {
-          add(line, name, "expected an integer, found " + std::string(kind_of(node)));
+          add(line, name, "expected an integer, found " + std::string(toml_node_kind(node)));
         } else if (value->get() < 0) {
           add(line, name, std::to_string(value->get()) + " is negative; a seed is 0 or more");
         } else {
@@ -83,7 +72,7 @@ class Loader {
       } else if (name == "group") {
         const auto* array = node.as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
-          add(line, name, "expected [[group]] tables, found " + std::string(kind_of(node)));
+          add(line, name, "expected [[group]] tables, found " + std::string(toml_node_kind(node)));
           continue;
         }
         has_groups = true;
@@ -105,7 +94,7 @@ class Loader {
   bool read_duration(const toml::node& node, int line, const std::string& name, bool allow_zero, std::int64_t& out) {
     const auto* text = node.as_string();
     if (text == nullptr) {
-      add(line, name, "expected a string (duration such as \"30s\"), found " + std::string(kind_of(node)));
+      add(line, name, "expected a string (duration such as \"30s\"), found " + std::string(toml_node_kind(node)));
       return false;
     }
     auto d = parse_duration(text->get());
@@ -123,7 +112,7 @@ class Loader {
 
   bool read_number(const toml::node& node, int line, const std::string& name, double& out) {
     if (!node.is_number()) {
-      add(line, name, "expected a number, found " + std::string(kind_of(node)));
+      add(line, name, "expected a number, found " + std::string(toml_node_kind(node)));
       return false;
     }
     const double value = *node.value<double>();
@@ -138,7 +127,7 @@ class Loader {
   bool read_string(const toml::node& node, int line, const std::string& name, std::string& out) {
     const auto* text = node.as_string();
     if (text == nullptr) {
-      add(line, name, "expected a string, found " + std::string(kind_of(node)));
+      add(line, name, "expected a string, found " + std::string(toml_node_kind(node)));
       return false;
     }
     out = text->get();
@@ -168,7 +157,7 @@ class Loader {
         count_line = line;
         const auto* value = node.as_integer();
         if (value == nullptr) {
-          add(line, name, "expected an integer, found " + std::string(kind_of(node)));
+          add(line, name, "expected an integer, found " + std::string(toml_node_kind(node)));
         } else if (value->get() < 1 || value->get() > kMaxCount) {
           add(line, name, std::to_string(value->get()) + " is not between 1 and " + std::to_string(kMaxCount));
         } else {
@@ -194,7 +183,7 @@ class Loader {
         if (behaviours == nullptr || !behaviours->is_array_of_tables()) {
           add(line, name,
               "expected a list of tables ([[group.behaviour]] or [{ kind = ... }]), found " +
-                  std::string(kind_of(node)));
+                  std::string(toml_node_kind(node)));
           behaviours = nullptr;
         }
       } else if (key == "owner") {
@@ -234,7 +223,7 @@ class Loader {
   void read_devices(const toml::node& node, int line, const std::string& name, std::vector<std::string>& out) {
     const auto* array = node.as_array();
     if (array == nullptr) {
-      add(line, name, "expected an array of device ids, found " + std::string(kind_of(node)));
+      add(line, name, "expected an array of device ids, found " + std::string(toml_node_kind(node)));
       return;
     }
     if (array->empty()) {
@@ -247,7 +236,7 @@ class Loader {
       if (text == nullptr) {
         add(line, name,
             "element " + std::to_string(i + 1) + ": expected a string (device id), found " +
-                std::string(kind_of(element)));
+                std::string(toml_node_kind(element)));
         continue;
       }
       out.push_back(text->get());
@@ -277,7 +266,7 @@ class Loader {
     const auto* table = node.as_table();
     if (table == nullptr) {
       add(line, name,
-          "expected a table of metrics (name = { base = N, noise = N }), found " + std::string(kind_of(node)));
+          "expected a table of metrics (name = { base = N, noise = N }), found " + std::string(toml_node_kind(node)));
       return;
     }
     // toml++ keeps a table's keys sorted; the file's order is restored from their positions.
@@ -300,7 +289,7 @@ class Loader {
       }
       const auto* fields = value.as_table();
       if (fields == nullptr) {
-        add(l, n, "expected a number or { base = N, noise = N }, found " + std::string(kind_of(value)));
+        add(l, n, "expected a number or { base = N, noise = N }, found " + std::string(toml_node_kind(value)));
         continue;
       }
       bool ok = true;
@@ -405,7 +394,7 @@ class Loader {
       } else if (key == "times") {
         const auto* value = node.as_integer();
         if (value == nullptr) {
-          add(line, name, "expected an integer, found " + std::string(kind_of(node)));
+          add(line, name, "expected an integer, found " + std::string(toml_node_kind(node)));
         } else if (value->get() < 1 || value->get() > 1000) {
           add(line, name, std::to_string(value->get()) + " is not between 1 and 1000");
         } else {

@@ -8,7 +8,7 @@
 #include "xrm/common/units.hpp"
 #include "xrm/config/config.hpp"
 #include "xrm/config/options.hpp"
-#include "xrm/config/toml_kind.hpp"
+#include "xrm/common/toml_kind.hpp"
 
 namespace xrm::config {
 namespace {

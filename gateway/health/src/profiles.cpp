@@ -10,7 +10,7 @@
 
 #include "xrm/common/files.hpp"
 #include "xrm/common/units.hpp"
-#include "xrm/config/toml_kind.hpp"
+#include "xrm/common/toml_kind.hpp"
 
 namespace xrm::health {
 
@@ -69,7 +69,7 @@ class Loader {
       }
       const auto* array = node.as_array();
       if (array == nullptr || !array->is_array_of_tables()) {
-        add(line, name, "expected [[profile]] tables, found " + std::string(config::toml_node_kind(node)));
+        add(line, name, "expected [[profile]] tables, found " + std::string(toml_node_kind(node)));
         continue;
       }
       for (std::size_t i = 0; i < array->size(); ++i) out.profiles.push_back(load_profile(*(*array)[i].as_table(), i));
@@ -87,7 +87,7 @@ class Loader {
   void each_entry(const toml::node& node, int line, const std::string& name, Read read) {
     const auto* table = node.as_table();
     if (table == nullptr) {
-      add(line, name, "expected a table, found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected a table, found " + std::string(toml_node_kind(node)));
       return;
     }
     for (auto&& [key, value] : *table) {
@@ -110,7 +110,7 @@ class Loader {
     const int line = line_of(it->first.source());
     const auto* text = it->second.as_string();
     if (text == nullptr) {
-      add(line, by_position + "." + std::string(key), "expected a string (id), found " + std::string(config::toml_node_kind(it->second)));
+      add(line, by_position + "." + std::string(key), "expected a string (id), found " + std::string(toml_node_kind(it->second)));
       return by_position;
     }
     if (const std::string why = id_error(text->get()); !why.empty()) {
@@ -131,7 +131,7 @@ class Loader {
   void read_duration(const toml::node& node, int line, const std::string& name, bool allow_zero, milliseconds& out) {
     const auto* text = node.as_string();
     if (text == nullptr) {
-      add(line, name, "expected a string (duration), found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected a string (duration), found " + std::string(toml_node_kind(node)));
       return;
     }
     auto d = parse_duration(text->get());
@@ -147,7 +147,7 @@ class Loader {
   // Every number in a profile (bands, weights, hysteresis, penalty) is 0 to 100.
   void read_number(const toml::node& node, int line, const std::string& name, double& out) {
     if (!node.is_number()) {
-      add(line, name, "expected a number, found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected a number, found " + std::string(toml_node_kind(node)));
       return;
     }
     const double value = *node.value<double>();
@@ -164,7 +164,7 @@ class Loader {
     if (text == nullptr) {
       add(line, name,
           "expected a string (none, alert, service_request or command:NAME), found " +
-              std::string(config::toml_node_kind(node)));
+              std::string(toml_node_kind(node)));
       return;
     }
     const std::string& value = text->get();
@@ -371,7 +371,7 @@ class Loader {
   // A deadband: a finite number >= 0, in the metric's own unit (so no upper bound).
   bool read_deadband(const toml::node& node, int line, const std::string& name, double& out) {
     if (!node.is_number()) {
-      add(line, name, "expected a number (deadband), found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected a number (deadband), found " + std::string(toml_node_kind(node)));
       return false;
     }
     const double value = *node.value<double>();
@@ -390,7 +390,7 @@ class Loader {
   void read_metric_list(const toml::node& node, int line, const std::string& name, std::vector<std::string>& out) {
     const auto* array = node.as_array();
     if (array == nullptr) {
-      add(line, name, "expected an array of metric names, found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected an array of metric names, found " + std::string(toml_node_kind(node)));
       return;
     }
     if (array->empty()) {
@@ -406,7 +406,7 @@ class Loader {
       if (text == nullptr) {
         add(l, name,
             "element " + std::to_string(i + 1) + ": expected a string (metric name), found " +
-                std::string(config::toml_node_kind(element)));
+                std::string(toml_node_kind(element)));
         ok = false;
       } else if (!check_metric_name(text->get(), l, name)) {
         ok = false;
@@ -424,7 +424,7 @@ class Loader {
                   Profile& p) {
     const auto* array = node.as_array();
     if (array == nullptr || !array->is_array_of_tables()) {
-      add(line, name, "expected [[profile.rule]] tables, found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected [[profile.rule]] tables, found " + std::string(toml_node_kind(node)));
       return;
     }
     std::map<std::string, int, std::less<>> names;
@@ -457,7 +457,7 @@ class Loader {
   void read_when(const toml::node& node, int line, const std::string& name, Rule& r) {
     const auto* text = node.as_string();
     if (text == nullptr) {
-      add(line, name, "expected a string (FUNC(METRIC, WINDOW) OP NUMBER), found " + std::string(config::toml_node_kind(node)));
+      add(line, name, "expected a string (FUNC(METRIC, WINDOW) OP NUMBER), found " + std::string(toml_node_kind(node)));
       return;
     }
     r.when = text->get();

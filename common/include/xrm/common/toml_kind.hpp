@@ -1,10 +1,11 @@
 #pragma once
 // What a TOML value is, in words, for errors like "expected a string, found an integer". Shared
-// by the configuration and profiles loaders; include only from targets that link toml++.
+// by the configuration, profiles and devsim scenario loaders; header-only: include it only from
+// targets that link toml++ (xrm_common itself does not).
 #include <string_view>
 #include <toml++/toml.h>
 
-namespace xrm::config {
+namespace xrm {
 
 inline std::string_view toml_node_kind(const toml::node& node) {
   switch (node.type()) {
@@ -18,4 +19,4 @@ inline std::string_view toml_node_kind(const toml::node& node) {
   }
 }
 
-}  // namespace xrm::config
+}  // namespace xrm
