@@ -25,6 +25,7 @@
 #include "xrm/ingest/device_traffic.hpp"
 #include "xrm/ingest/local_link.hpp"
 #include "xrm/live/live_telemetry.hpp"
+#include "xrm/manpage/manpage.hpp"
 #include "xrm/outbox/outbox.hpp"
 #include "xrm/registry/dynsec.hpp"
 #include "xrm/registry/provisioner.hpp"
@@ -33,6 +34,7 @@
 #include "xrm/store/gateway_state.hpp"
 #include "xrm/uplink/uplink.hpp"
 #include "central_commands.hpp"
+#include "command_line.hpp"
 #include "control_api.hpp"
 #include "scorecards.hpp"
 
@@ -523,32 +525,36 @@ class Daemon {
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App cli{"xrm-gatewayd: the XRM edge gateway daemon (devices as stakeholders, health, durable uplink)"};
-  std::string config_path = "/etc/xrm-gateway/gateway.toml";
-  bool check_only = false;
-  bool print_reference = false;
-  bool show_version = false;
-  cli.add_option("-c,--config", config_path, "Configuration file (TOML)")->capture_default_str();
-  cli.add_flag("--check-config", check_only,
-               "Validate the configuration and the profiles file (and read the password files), then exit");
-  cli.add_flag("--print-config-reference", print_reference, "Print the configuration reference (Markdown) and exit");
-  cli.add_flag("-V,--version", show_version, "Print the version and exit");
-  cli.footer("Configuration keys (section, key, type, default):\n" + config::render_reference_text() +
-             "\nExit codes: 0 success, 1 runtime failure, 2 usage or configuration error.");
+  CLI::App cli{"xrm-gatewayd: the XRM edge gateway daemon (devices as stakeholders, health, durable uplink)",
+               "xrm-gatewayd"};
+  CommandLine line;
+  declare_options(cli, line);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = cli.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  if (show_version) {
+  if (line.show_version) {
     std::printf("xrm-gatewayd %s\n", XRM_VERSION);
     return kExitOk;
   }
-  if (print_reference) {
+  if (line.print_reference) {
     std::fputs(config::render_reference_markdown().c_str(), stdout);
     return kExitOk;
   }
+  if (cli.count(manpage::kOption) > 0) {
+    const auto page = man_page(cli, line.man_page);
+    if (!page) {
+      std::fprintf(stderr, "xrm-gatewayd: --print-man-page: no page \"%s\" (xrm-gatewayd or xrm-gateway.toml)\n",
+                   line.man_page.c_str());
+      return kExitUsage;
+    }
+    std::fputs(page->c_str(), stdout);
+    return kExitOk;
+  }
+  const std::string& config_path = line.config_path;
+  const bool check_only = line.check_only;
 
   config::Config config;
   if (!load_config(config_path, config)) return kExitUsage;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "xrm/common/units.hpp"
+#include "xrm/manpage/manpage.hpp"
 
 namespace xrm::config {
 namespace {
@@ -249,6 +250,56 @@ std::string render_reference_text() {
         << (spec.reloadable ? "  [reload]" : "") << "\n      " << spec.description << "\n";
   }
   return out.str();
+}
+
+std::string render_reference_man(std::string_view version) {
+  manpage::Page page;
+  page.name = "xrm-gateway.toml";
+  page.section = "5";
+  page.summary = "configuration file of the XRM edge gateway daemon";
+  page.source = "xrm-gateway " + std::string(version);
+  page.description.push_back(
+      {"DESCRIPTION",
+       "xrm-gatewayd(8) reads its configuration from a TOML file, by default /etc/xrm-gateway/gateway.toml "
+       "(xrm-gatewayd --config FILE names another). The file has one table per section below; every key "
+       "has the default shown, and only gateway.id and upstream.url are required. Unknown sections and "
+       "keys are errors, reported as FILE:LINE:KEY.\n\n"
+       "xrm-gatewayd --check-config validates a file (and reads its password files) and exits: 0 valid, "
+       "2 invalid.\n\n"
+       "Durations are NUMBER UNIT parts: 500ms, 30s, 5m, 1h30m, 7d. Sizes take B, kB, MB, GB, KiB, MiB, "
+       "GiB. Paths must be absolute. Secrets are never given in this file or on the command line: keys "
+       "named password_file name a file whose first line is the password.\n\n"
+       "Keys marked reload are applied by SIGHUP (systemctl reload xrm-gatewayd); changing any other key "
+       "needs a restart. The same reference is in xrm-gatewayd --help and, as Markdown, in "
+       "xrm-gatewayd --print-config-reference.",
+       {}});
+  manpage::Section keys{"KEYS",
+                        "Each key is written section.key below, and in the file as key = value under the "
+                        "[section] table. After the name: its type, default, and whether SIGHUP reloads it.",
+                        {}};
+  for (const auto& spec : option_table()) {
+    const std::string def = spec.required ? "required" : "default " + shown_default(spec);
+    keys.items.push_back({spec.name(), "(" + type_text(spec) + ", " + def + ", " +
+                                           (spec.reloadable ? "reload" : "restart") + ")",
+                          std::string(spec.description)});
+  }
+  page.sections.push_back(std::move(keys));
+  page.sections.push_back({"EXAMPLE",
+                           "The smallest valid file: the two required keys.\n\n"
+                           "  [gateway]\n"
+                           "  id = \"gw-01\"\n"
+                           "\n"
+                           "  [upstream]\n"
+                           "  url = \"ssl://central.example.com:8883\"",
+                           {}});
+  page.sections.push_back({"FILES",
+                           "",
+                           {{"/etc/xrm-gateway/gateway.toml", "", "The default configuration file."},
+                            {"/etc/xrm-gateway/profiles.toml", "", "The default profiles file (health.profiles)."},
+                            {"/etc/xrm-gateway/local.secret", "",
+                             "The default password file of the local broker user (local.password_file)."}}});
+  page.sections.push_back({"SEE ALSO", "xrm-gatewayd(8), xrmctl(1), mosquitto(8)", {}});
+  return manpage::render(page);
 }
 
 }  // namespace xrm::config

@@ -9,6 +9,7 @@
 
 #include "xrm/common/units.hpp"
 #include "xrm/health/profiles.hpp"
+#include "xrm/manpage/manpage.hpp"
 #include "xrmctl/format.hpp"
 #include "xrmctl/qr.hpp"
 #include "xrmctl/render.hpp"
@@ -104,6 +105,46 @@ int check_rules(const std::string& file, bool as_json, std::ostream& out, std::o
   return errors.empty() ? kExitOk : kExitUsage;
 }
 
+// What xrmctl(1) says beyond the options, subcommands and positionals the App declares.
+manpage::Page man_page_prose() {
+  manpage::Page page;
+  page.name = "xrmctl";
+  page.section = "1";
+  page.summary = "the technician's CLI of the XRM edge gateway";
+  page.source = std::string("xrm-gateway ") + XRM_VERSION;
+  page.description.push_back(
+      {"DESCRIPTION",
+       "xrmctl talks to the running xrm-gatewayd(8) over its control socket: it provisions devices and "
+       "links them to their stakeholders, shows devices, the gateway's status and its dead letters, ranks "
+       "stakeholders and reloads the health rules. Each command sends one request; ids, durations and limits "
+       "are checked before connecting. The result is printed as text, or as JSON with --json.\n\n"
+       "Global options may also follow the command. An id starting with - follows --, as in "
+       "xrmctl show -- -odd-id.\n\n"
+       "The socket is mode 0660, owned by the daemon's group xrm-gateway (created by the Debian package): "
+       "technicians must be members of that group (adduser NAME xrm-gateway) to use xrmctl. Every change "
+       "is recorded in the device's history with the technician's uid.",
+       {}});
+  page.sections.push_back({"ENVIRONMENT",
+                           "",
+                           {{"XRMCTL_SOCKET", "",
+                             std::string("The control socket when --socket is not given (default ") + kDefaultSocket +
+                                 ")."}}});
+  page.sections.push_back(
+      {"FILES",
+       "",
+       {{kDefaultSocket, "", "The daemon's control socket (control.socket in xrm-gateway.toml(5))."}}});
+  page.sections.push_back(
+      {"EXIT STATUS",
+       "",
+       {{"0", "", "Success."},
+        {"1", "", "Runtime failure: the daemon is unreachable, a timeout, an internal error."},
+        {"2", "",
+         "Usage error, an invalid device id, or a request the daemon refused (invalid argument, unknown or "
+         "existing device)."}}});
+  page.sections.push_back({"SEE ALSO", "xrm-gatewayd(8), xrm-gateway.toml(5), xrm-devsim(1)", {}});
+  return page;
+}
+
 }  // namespace
 
 int run(int argc, const char* const* argv, const Transport& send, const Clock& clock, std::ostream& out,
@@ -119,8 +160,10 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
   std::string socket = env_socket != nullptr && *env_socket != '\0' ? env_socket : kDefaultSocket;
   std::string timeout_text = "10s";
   bool as_json = false;
+  // The default shown is the built-in one, not $XRMCTL_SOCKET's: the man page must not depend on
+  // the environment of the build.
   app.add_option("--socket", socket, "Control socket of the daemon (environment: XRMCTL_SOCKET)")
-      ->capture_default_str();
+      ->default_str(kDefaultSocket);
   app.add_flag("--json", as_json, "Print the daemon's result as JSON");
   app.add_option("--timeout", timeout_text, "How long to wait for the daemon's answer (500ms, 10s, 1m)")
       ->capture_default_str();
@@ -183,6 +226,19 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
   rules->add_subcommand("reload",
                         "Make the daemon reload its profiles file (health.profiles); a bad file is refused "
                         "and the running rules stay");
+
+  // Hidden (group ""): the build prints the page with it (cmake/XrmManPages.cmake). Checked before
+  // parsing, which would ask for a command; the page comes from this App, fully built.
+  bool print_man_page = false;  // handled before parsing (below)
+  app.add_flag(manpage::kOption, print_man_page, "Print the man page xrmctl(1) and exit")->group("");
+  if (const auto page = manpage::requested(argc, argv)) {
+    if (!page->empty() && *page != "xrmctl") {
+      err << "xrmctl: " << manpage::kOption << ": no page \"" << *page << "\" (xrmctl)\n";
+      return kExitUsage;
+    }
+    out << manpage::render(man_page_prose(), app);
+    return kExitOk;
+  }
 
   try {
     app.parse(argc, argv);

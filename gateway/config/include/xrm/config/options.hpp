@@ -31,8 +31,10 @@ std::span<const OptionSpec> option_table();
 const OptionSpec* find_option(std::string_view section, std::string_view key);
 std::string_view type_name(OptionType type);
 
-// The table as Markdown (docs/configuration.md) and as plain text (for --help).
+// The table as Markdown (docs/configuration.md), as plain text (for --help) and as the man page
+// xrm-gateway.toml(5) in roff (xrm-gatewayd --print-man-page xrm-gateway.toml).
 std::string render_reference_markdown();
 std::string render_reference_text();
+std::string render_reference_man(std::string_view version);
 
 }  // namespace xrm::config
