@@ -7,6 +7,7 @@
 #   scripts/deps.sh armhf           ... plus the armhf cross toolchain, qemu, mmdebstrap, and then
 #                                   the armhf sysroot build/sysroot-armhf (scripts/sysroot.sh)
 #   scripts/deps.sh aarch64 armhf   both
+#   scripts/deps.sh packages        ... plus what building and testing the Debian packages needs
 #
 # aarch64 uses Debian multiarch (:arm64 packages next to the host's). armhf uses a sysroot instead,
 # which leaves the host's dpkg alone: Multi-Arch needs one version per library on every
@@ -54,7 +55,12 @@ for target in "$@"; do
       wanted+=("${CROSS_GXX[$target]}" qemu-user mmdebstrap debian-archive-keyring)
       sysroots+=("$target")
       ;;
-    *) echo "deps.sh: unknown target '$target' (aarch64 or armhf)" >&2; exit 2 ;;
+    packages)
+      # cpack's dpkg-shlibdeps, lintian, a fresh bookworm root for the install test,
+      # systemd-analyze for the unit, groff for the man pages' warnings.
+      wanted+=(dpkg-dev lintian mmdebstrap debian-archive-keyring systemd groff-base man-db python3)
+      ;;
+    *) echo "deps.sh: unknown target '$target' (aarch64, armhf or packages)" >&2; exit 2 ;;
   esac
 done
 

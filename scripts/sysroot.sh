@@ -44,7 +44,7 @@ RUNTIME=(libc6 libstdc++6 libgcc-s1)
 mirror=${XRM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 root=${XRM_SYSROOT:-build/sysroot-$target}
 packages=$(printf '%s\n' "${TARGET_LIBS[@]}" "${HEADER_ONLY[@]}" "${RUNTIME[@]}" | sort | paste -sd, -)
-stamp_content="suite=$suite arch=$arch layout=merged-usr mirror=$mirror packages=$packages"
+stamp_content="suite=$suite arch=$arch layout=merged-usr dpkg-db=1 mirror=$mirror packages=$packages"
 stamp=$root/.xrm-sysroot-complete
 
 if [[ -f $stamp && $(<"$stamp") == "$stamp_content" ]]; then
@@ -67,8 +67,12 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 # otherwise opens the HOST's file, which on a host with :armhf multiarch packages is a different
 # build of the library.
 # shellcheck disable=SC2016  # the hook's $1 (the new root) is expanded by mmdebstrap's sh
+# The extract hook records the packages in a dpkg database of the sysroot's own
+# (var/lib/xrm-dpkg), from which dpkg-shlibdeps names the armhf package dependencies
+# (scripts/packages.sh); the .deb files it reads are gone once mmdebstrap finishes.
 mmdebstrap --mode=chrootless --variant=extract --architectures="$arch" --include="$packages" \
   --setup-hook='for d in bin sbin lib; do mkdir -p "$1/usr/$d" && ln -s "usr/$d" "$1/$d"; done' \
+  --extract-hook="\"$PWD/scripts/sysroot-dpkg-db.sh\" \"\$1\"" \
   --skip=check/signed-by --quiet "$suite" "$root" \
   "deb [signed-by=$keyring] $mirror $suite main" "deb [signed-by=$keyring] $mirror $suite-updates main"
 

@@ -2,7 +2,9 @@
 # The whole test suite, from a fresh clone: installs what is missing, builds the dev preset
 # (Debug, ASan+UBSan) and runs every unit and integration test with ctest, then cross-builds the
 # aarch64 preset and runs its unit tests under qemu-aarch64, then the same for armhf (against the
-# sysroot build/sysroot-armhf, unit tests under qemu-arm).
+# sysroot build/sysroot-armhf, unit tests under qemu-arm), then builds the Debian packages of all
+# three architectures (scripts/packages.sh) and runs the package tests (lintian, dpkg -i in a fresh
+# Debian root, systemd-analyze verify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,5 +39,11 @@ file build/armhf/gateway/app/xrm-gatewayd
 
 step "armhf unit tests under qemu-arm"
 ctest --preset armhf
+
+step "Debian packages: amd64 (release build), arm64, armhf"
+scripts/packages.sh
+
+step "package tests: lintian, install in a fresh root, the unit"
+ctest --preset packages
 
 step "all tests passed"
