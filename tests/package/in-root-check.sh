@@ -104,3 +104,4 @@ ok "xrmctl devices lists pump-1"
 [[ $(stat -c '%a %U' /var/lib/xrm-gateway/gateway.db) == "600 xrm-gateway" ]] \
   || fail "database is $(stat -c '%a %U' /var/lib/xrm-gateway/gateway.db)"
 ok "database 0600 xrm-gateway"
+

@@ -8,7 +8,9 @@
 #   - README.Debian's steps on a free loopback port: the local broker with dynamic security from the
 #     snippet, the daemon as the xrm-gateway user, a technician in the group provisions a device
 #     with xrmctl, and a user outside the group is refused by the socket's permissions;
-#   - systemd-analyze verify accepts the installed unit, and its security exposure is printed.
+#   - systemd-analyze verify accepts the installed unit, and its security exposure is printed;
+#   - reinstalling (the upgrade path) keeps a changed conffile; purge removes database, conffiles
+#     and programs and leaves the system user.
 #
 #   tests/package/install.sh DIR        (DIR holds xrm-gateway_*_amd64.deb, xrm-devsim_*_amd64.deb)
 #
@@ -40,11 +42,12 @@ echo "install.sh: bookworm minbase + $deps,mosquitto,mosquitto-clients,systemd; 
 # shellcheck disable=SC2016  # $1 in the hooks is the root, expanded by mmdebstrap's sh
 mmdebstrap --variant=minbase --quiet --skip=check/signed-by \
   --include="$deps,mosquitto,mosquitto-clients,systemd" \
-  --customize-hook="copy-in ${gw[0]} ${ds[0]} $here/in-root-check.sh /tmp" \
+  --customize-hook="copy-in ${gw[0]} ${ds[0]} $here/in-root-check.sh $here/in-root-upgrade.sh /tmp" \
   --customize-hook='chroot "$1" sh -c "dpkg -i /tmp/xrm-gateway_*.deb /tmp/xrm-devsim_*.deb"' \
   --customize-hook="chroot \"\$1\" bash /tmp/in-root-check.sh $port" \
   --customize-hook="\"$here/verify-unit.sh\" \"\$1\"" \
   --customize-hook='systemd-analyze security --root="$1" --offline=yes --no-pager xrm-gatewayd.service | tail -n 1' \
+  --customize-hook='chroot "$1" bash /tmp/in-root-upgrade.sh' \
   bookworm /dev/null \
   "deb [signed-by=$keyring] $mirror bookworm main" "deb [signed-by=$keyring] $mirror bookworm-updates main"
 echo "install.sh: ok"
