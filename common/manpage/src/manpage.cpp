@@ -281,4 +281,16 @@ std::optional<std::string> requested(int argc, const char* const* argv) {
   return std::nullopt;
 }
 
+std::optional<int> print_if_requested(int argc, const char* const* argv, const Page& page, const CLI::App& app,
+                                      std::ostream& out, std::ostream& err) {
+  const auto name = requested(argc, argv);
+  if (!name) return std::nullopt;
+  if (!name->empty() && *name != page.name) {
+    err << page.name << ": " << kOption << ": no page \"" << *name << "\" (" << page.name << ")\n";
+    return 2;  // usage error (xrm/common/exit_codes.hpp)
+  }
+  out << render(page, app);
+  return 0;
+}
+
 }  // namespace xrm::manpage

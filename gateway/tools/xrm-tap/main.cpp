@@ -278,14 +278,7 @@ int main(int argc, char** argv) {
   // Hidden (group ""): the build prints the page with it (cmake/XrmManPages.cmake).
   bool print_man_page = false;  // handled before parsing (below)
   app.add_flag(xrm::manpage::kOption, print_man_page, "Print the man page xrm-tap(1) and exit")->group("");
-  if (const auto page = xrm::manpage::requested(argc, argv)) {
-    if (!page->empty() && *page != "xrm-tap") {
-      std::cerr << "xrm-tap: " << xrm::manpage::kOption << ": no page \"" << *page << "\" (xrm-tap)\n";
-      return xrm::kExitUsage;
-    }
-    std::cout << xrm::manpage::render(man_page_prose(), app);
-    return xrm::kExitOk;
-  }
+  if (const auto rc = xrm::manpage::print_if_requested(argc, argv, man_page_prose(), app, std::cout, std::cerr)) return *rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -231,14 +231,7 @@ int run(int argc, const char* const* argv, const Transport& send, const Clock& c
   // parsing, which would ask for a command; the page comes from this App, fully built.
   bool print_man_page = false;  // handled before parsing (below)
   app.add_flag(manpage::kOption, print_man_page, "Print the man page xrmctl(1) and exit")->group("");
-  if (const auto page = manpage::requested(argc, argv)) {
-    if (!page->empty() && *page != "xrmctl") {
-      err << "xrmctl: " << manpage::kOption << ": no page \"" << *page << "\" (xrmctl)\n";
-      return kExitUsage;
-    }
-    out << manpage::render(man_page_prose(), app);
-    return kExitOk;
-  }
+  if (const auto rc = manpage::print_if_requested(argc, argv, man_page_prose(), app, out, err)) return *rc;
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 // turns that into name.section.gz (cmake/XrmManPages.cmake). No date in .TH: the pages are
 // reproducible.
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,5 +62,11 @@ std::string escape(std::string_view text);
 // the NAME given ("" when none). Checked before parsing, so that programs requiring a subcommand
 // print their page without one.
 std::optional<std::string> requested(int argc, const char* const* argv);
+
+// The whole --print-man-page handling of a program with one page: when argv asks for a page,
+// prints page (rendered from app) on out and returns 0, or for a NAME other than page.name says
+// so on err and returns 2; otherwise returns nothing and the program parses as usual.
+std::optional<int> print_if_requested(int argc, const char* const* argv, const Page& page, const CLI::App& app,
+                                      std::ostream& out, std::ostream& err);
 
 }  // namespace xrm::manpage
