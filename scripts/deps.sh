@@ -22,6 +22,7 @@ HOST_PACKAGES=(
   libcpputest-dev
   libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev rapidjson-dev libqrencode-dev
   mosquitto mosquitto-clients openssl jq
+  python3 valgrind
 )
 # Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
 # scripts/sysroot.sh has the same list for the sysroot targets.

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -52,6 +54,11 @@ std::string device_id(int i) {
 }
 
 void fill_registry(const std::string& data_dir, const std::string& gateway_id, int n) {
+  fill_registry(data_dir, gateway_id, 0, n, "chiller");
+}
+
+void fill_registry(const std::string& data_dir, const std::string& gateway_id, int first, int n,
+                   const std::string& class_name) {
   auto db = xrm::store::Database::open(data_dir, xrm::store::Database::Sync::kNormal);
   if (!db) throw std::runtime_error(db.status().to_string());
   xrm::SystemClock clock;
@@ -59,8 +66,8 @@ void fill_registry(const std::string& data_dir, const std::string& gateway_id, i
   xrm::outbox::Outbox outbox(**db, state, gateway_id, clock);
   xrm::registry::Registry registry(**db, outbox, clock);
   if (!registry.load()) throw std::runtime_error("registry: load failed");
-  for (int i = 0; i < n; ++i) {
-    auto r = registry.add(device_id(i), "chiller",
+  for (int i = first; i < first + n; ++i) {
+    auto r = registry.add(device_id(i), class_name,
                           {"owner-" + std::to_string(i % 50), "plant-a", "tech-" + std::to_string(i % 20),
                            "supplier-" + std::to_string(i % 7), "CH-200"},
                           "bench");
@@ -75,6 +82,53 @@ long rss_kb(int pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return 0;
+}
+
+Rss rss_detail(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  Rss r;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) r.total = std::stol(line.substr(6));
+    if (line.rfind("RssAnon:", 0) == 0) r.anon = std::stol(line.substr(8));
+    if (line.rfind("RssFile:", 0) == 0) r.file = std::stol(line.substr(8));
+  }
+  return r;
+}
+
+std::vector<std::pair<std::string, long>> rss_by_mapping(int pid) {
+  std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
+  std::map<std::string, long> by_name;
+  std::string line, name;
+  while (std::getline(smaps, line)) {
+    // A mapping's header: "start-end perms offset dev inode [path]"; its fields follow as "Key: value kB".
+    const auto colon = line.find(':');
+    const bool field = colon != std::string::npos && colon < line.find(' ') && line.find('-') > colon;
+    if (!field) {
+      std::istringstream in(line);
+      std::string range, perms, offset, dev, inode, path;
+      in >> range >> perms >> offset >> dev >> inode;
+      std::getline(in, path);
+      path.erase(0, path.find_first_not_of(' '));
+      name = path.empty() ? "[anon]" : path;
+    } else if (line.rfind("Rss:", 0) == 0) {
+      by_name[name] += std::stol(line.substr(4));
+    }
+  }
+  std::vector<std::pair<std::string, long>> out(by_name.begin(), by_name.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+int open_fds(int pid) {
+  DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n;
 }
 
 double cpu_seconds(int pid) {
@@ -127,6 +181,33 @@ std::unique_ptr<mqtt::async_client> connect_dynsec_admin(const std::string& brok
   c->connect(opts)->wait();
   c->subscribe("$CONTROL/dynamic-security/v1/response", 1)->wait();
   return c;
+}
+
+void create_publisher_account(const std::string& broker_url, const std::string& admin_user,
+                              const std::string& admin_password, const std::string& user,
+                              const std::string& password) {
+  using nlohmann::json;
+  auto admin = connect_dynsec_admin(broker_url, "bench-dynsec", admin_user, admin_password);
+  mqtt::async_client& c = *admin;
+  const json commands = {{"commands",
+                          {{{"command", "createRole"},
+                            {"rolename", user},
+                            {"acls", {{{"acltype", "publishClientSend"}, {"topic", "xrm/v1/dev/#"}, {"allow", true}}}}},
+                           {{"command", "createClient"},
+                            {"username", user},
+                            {"password", password},
+                            {"roles", {{{"rolename", user}}}}}}}};
+  c.publish("$CONTROL/dynamic-security/v1", commands.dump(), 1, false)->wait();
+  auto msg = c.try_consume_message_for(std::chrono::seconds(10));
+  if (!msg) throw std::runtime_error("dynamic security: no response to createRole/createClient");
+  const json response = json::parse(msg->to_string(), nullptr, false);
+  if (response.is_discarded() || !response.contains("responses")) {
+    throw std::runtime_error("dynamic security: unexpected response " + msg->to_string());
+  }
+  for (const auto& r : response["responses"]) {
+    if (r.contains("error")) throw std::runtime_error("dynamic security: " + r.dump());
+  }
+  c.disconnect()->wait();
 }
 
 }  // namespace xrm::bench

@@ -32,9 +32,25 @@ std::string device_id(int i);
 // per device as provisioning does. gateway_id must be the one the daemon will run with. Call it
 // before the daemon starts: the daemon loads the registry once.
 void fill_registry(const std::string& data_dir, const std::string& gateway_id, int n);
+// The same for devices first..first+n-1 (device_id(first) on) of class class_name.
+void fill_registry(const std::string& data_dir, const std::string& gateway_id, int first, int n,
+                   const std::string& class_name);
 
 // Resident set size (VmRSS, kB); 0 if unreadable (the process is gone).
 long rss_kb(int pid);
+// VmRSS split into its anonymous part (heap, stacks: the process's own) and its file part
+// (mapped programs and shared libraries, shared with other processes), kB; zeros if unreadable.
+struct Rss {
+  long total = 0;
+  long anon = 0;
+  long file = 0;
+};
+Rss rss_detail(int pid);
+// The process's resident memory by mapping (a file's path, or "[heap]", "[stack]", "[anon]"),
+// summed over each name's mappings, largest first; empty if unreadable.
+std::vector<std::pair<std::string, long>> rss_by_mapping(int pid);
+// Open file descriptors of the process; -1 if unreadable.
+int open_fds(int pid);
 // CPU time the process has used so far, user plus system, all its threads including exited ones
 // (utime + stime of /proc/PID/stat, in clock ticks of 1/CLK_TCK s, usually 10 ms); -1 if unreadable.
 double cpu_seconds(int pid);
@@ -46,5 +62,11 @@ int find_process(const std::string& text);
 // admin and subscribed to the command responses: what the benchmarks send dynsec commands with.
 std::unique_ptr<mqtt::async_client> connect_dynsec_admin(const std::string& broker_url, const std::string& client_id,
                                                         const std::string& user, const std::string& password);
+
+// Creates a dynamic-security client `user` with `password` whose role may publish on every device
+// topic (xrm/v1/dev/#): the load generators' account (the admin may not publish there).
+void create_publisher_account(const std::string& broker_url, const std::string& admin_user,
+                              const std::string& admin_password, const std::string& user,
+                              const std::string& password);
 
 }  // namespace xrm::bench

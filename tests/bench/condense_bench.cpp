@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "xrm/common/clock.hpp"
 #include "xrm/condense/condenser.hpp"
 #include "xrm/ingest/decode.hpp"
@@ -114,6 +115,26 @@ int main(int argc, char** argv) {
               "decoding alone %.0f ns/message in the same run: ratio %.2f\n",
               1e9 * condense_s / static_cast<double>(messages), 1e9 * decode_s / static_cast<double>(messages),
               decode_s > 0 ? condense_s / decode_s : 0.0);
+  const double msg_ratio = records > 0 ? static_cast<double>(messages) / static_cast<double>(records) : 0.0;
+  const double byte_ratio = bytes_out > 0 ? static_cast<double>(bytes_in) / static_cast<double>(bytes_out) : 0.0;
+  const std::string shape = "at 1 msg/s/device, " + std::to_string(window_s) + " s windows";
+  xrm::bench::report({.name = "condense.message_ratio",
+                      .label = "condensation: messages in per record out " + shape,
+                      .value = msg_ratio,
+                      .unit = ":1",
+                      .target = xrm::bench::Target{">=", 20}});
+  xrm::bench::report({.name = "condense.byte_ratio",
+                      .label = "condensation: bytes in per byte out " + shape,
+                      .value = byte_ratio,
+                      .unit = ":1",
+                      .target = xrm::bench::Target{">=", 10}});
+  xrm::bench::report({.name = "condense.cost",
+                      .label = "condensation cost per message (windows, ticks, SQLite writes)",
+                      .value = 1e9 * condense_s / static_cast<double>(messages),
+                      .unit = "ns",
+                      .baseline = 1e9 * decode_s / static_cast<double>(messages),
+                      .baseline_label = "decoding the same messages alone",
+                      .ratio = decode_s > 0 ? condense_s / decode_s : 0.0});
   std::filesystem::remove_all(root);
   return 0;
 }

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "xrm/ingest/decode.hpp"
 #include "xrm/proto/xrm.pb.h"
 
@@ -239,5 +240,19 @@ int main(int argc, char** argv) {
               nlohmann.best_ns / rapid.best_ns, rapid.best_ns / pb.best_ns);
   const std::uint64_t checksum = rapid.checksum + rapid17.checksum + nlohmann.checksum + pb.checksum + evt.checksum;
   std::printf("  (checksum %llu)\n", static_cast<unsigned long long>(checksum));
+  xrm::bench::report({.name = "decode.json",
+                      .label = "decoding a 56-byte JSON telemetry payload (PayloadDecoder)",
+                      .value = rapid.best_ns,
+                      .unit = "ns",
+                      .baseline = nlohmann.best_ns,
+                      .baseline_label = "nlohmann::json parse + extract",
+                      .ratio = rapid.best_ns / nlohmann.best_ns});
+  xrm::bench::report({.name = "decode.protobuf",
+                      .label = "decoding a protobuf Telemetry payload (PayloadDecoder)",
+                      .value = pb.best_ns,
+                      .unit = "ns",
+                      .baseline = nlohmann.best_ns,
+                      .baseline_label = "nlohmann::json parse + extract of the JSON form",
+                      .ratio = pb.best_ns / nlohmann.best_ns});
   return 0;
 }

@@ -11,6 +11,7 @@
 // (target: >= 20,000 records/s for a 100,000-record backlog).
 #include <CLI/CLI.hpp>
 #include <mqtt/async_client.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -27,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "xrm/common/clock.hpp"
 #include "xrm/common/log.hpp"
 #include "xrm/mqtt/connection.hpp"
@@ -283,6 +285,66 @@ Run bare_run(const std::string& url, int n) {
   return run;
 }
 
+// What committing a record costs: Outbox::append outside a transaction (how critical records are
+// written: one fsync'd transaction each) and inside one of 100 (how a tick's summaries are
+// written), against a bare SQLite INSERT of the same bytes into a plain table of the same file,
+// one transaction each, same pragmas (WAL, synchronous=FULL). Microseconds per record.
+struct CommitCost {
+  double single_us = 0;
+  double batched_us = 0;
+  double bare_single_us = 0;
+};
+
+CommitCost commit_cost(const std::string& dir, int n) {
+  CommitCost c;
+  auto db = xrm::store::Database::open(dir);  // synchronous=FULL, as the daemon
+  if (!db) throw std::runtime_error(db.status().message());
+  xrm::store::GatewayState state(**db);
+  xrm::SystemClock clock;
+  xrm::outbox::Outbox outbox(**db, state, "gw-bench", clock);
+  auto t0 = SteadyClock::now();
+  for (int i = 0; i < n; ++i) {
+    auto rec = make_record(i);
+    if (auto seq = outbox.append(rec); !seq) throw std::runtime_error(seq.status().message());
+  }
+  c.single_us = std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count() / n;
+  t0 = SteadyClock::now();
+  for (int done = 0; done < n; done += 100) {
+    xrm::Status st = (*db)->transaction([&]() -> xrm::Status {
+      for (int i = done; i < std::min(n, done + 100); ++i) {
+        auto rec = make_record(i);
+        if (auto seq = outbox.append(rec); !seq) return seq.status();
+      }
+      return xrm::Status::ok();
+    });
+    if (!st) throw std::runtime_error(st.message());
+  }
+  c.batched_us = std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count() / n;
+
+  // The bare baseline: its own connection to a file next to the outbox's, same pragmas.
+  sqlite3* raw = nullptr;
+  const std::string path = dir + "/bare.db";
+  if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) throw std::runtime_error("sqlite3_open " + path);
+  auto exec = [&](const char* sql) {
+    if (sqlite3_exec(raw, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("bare sqlite: ") + sqlite3_errmsg(raw));
+  };
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE bare(seq INTEGER PRIMARY KEY, body BLOB)");
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(raw, "INSERT INTO bare(body) VALUES(?)", -1, &ins, nullptr);
+  t0 = SteadyClock::now();
+  for (int i = 0; i < n; ++i) {
+    const std::string body = make_record(i).SerializeAsString();
+    sqlite3_bind_blob(ins, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(ins) != SQLITE_DONE) throw std::runtime_error(std::string("bare insert: ") + sqlite3_errmsg(raw));
+    sqlite3_reset(ins);
+  }
+  c.bare_single_us = std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count() / n;
+  sqlite3_finalize(ins);
+  sqlite3_close(raw);
+  return c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -334,6 +396,37 @@ int main(int argc, char** argv) {
     std::printf("bare Paho publisher, same batches, no SQLite:               %.0f records/s, %.2f us CPU/record\n", br,
                 median(bare_cpu));
     std::printf("ratio drain/bare: %.2f   target >= 20000 records/s: %s\n", dr / br, dr >= 20000 ? "met" : "NOT met");
+    xrm::bench::report({.name = "drain.rate",
+                        .label = "outbox drain after an outage, " + std::to_string(records) + "-record backlog",
+                        .value = dr,
+                        .unit = "records/s",
+                        .baseline = br,
+                        .baseline_label = "bare Paho publisher of the same batches, no SQLite",
+                        .ratio = dr / br,
+                        .target = xrm::bench::Target{">=", 20000}});
+
+    char tmpl[] = "/tmp/xrm-bench-commit-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    const int n = std::min(1000, records);
+    const CommitCost cc = commit_cost(tmpl, n);
+    std::filesystem::remove_all(tmpl);
+    std::printf("commit cost per record (%d records, synchronous=FULL): %.1f us alone, %.1f us in transactions of 100; "
+                "bare SQLite INSERT alone %.1f us\n",
+                n, cc.single_us, cc.batched_us, cc.bare_single_us);
+    xrm::bench::report({.name = "outbox.commit_single",
+                        .label = "outbox commit cost per record, one transaction each (critical records)",
+                        .value = cc.single_us,
+                        .unit = "us",
+                        .baseline = cc.bare_single_us,
+                        .baseline_label = "bare SQLite INSERT of the same bytes, one transaction each, same pragmas",
+                        .ratio = cc.single_us / cc.bare_single_us});
+    xrm::bench::report({.name = "outbox.commit_batched",
+                        .label = "outbox commit cost per record, transactions of 100 (a tick's summaries)",
+                        .value = cc.batched_us,
+                        .unit = "us",
+                        .baseline = cc.bare_single_us,
+                        .baseline_label = "bare SQLite INSERT, one transaction each",
+                        .ratio = cc.batched_us / cc.bare_single_us});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xrm-bench-drain: %s\n", e.what());
     return 1;

@@ -58,8 +58,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "bench_util.hpp"
 #include "xrm/control/client.hpp"
+#include "xrm/proto/xrm.pb.h"
 #include "xrm/testing/gateway_under_test.hpp"
 #include "xrm/testing/mosquitto.hpp"
 #include "xrm/testing/poll.hpp"
@@ -89,6 +91,21 @@ constexpr const char* kBareClientId = "bench-bare";
 constexpr const char* kGatewayClientId = "xrm-gw-bench";
 constexpr const char* kPublisherUser = "bench-publisher";
 constexpr const char* kPasswordEnv = "XRM_BENCH_PASSWORD";
+// The devices' profile: the example profile's chiller with its temperature rule (the readings
+// here, 4.25, keep it healthy: the rule is evaluated on every message but never fires).
+constexpr const char* kProfiles = R"([[profile]]
+class = "chiller"
+expected_interval = "10s"
+offline_after = "60s"
+bands = { healthy = 80, critical = 50 }
+escalate = { degraded = "alert", critical = "service_request" }
+
+[[profile.rule]]
+name = "overheat"
+when = "avg(temp_c, 1m) > 8"
+for = "30s"
+penalty = 40
+)";
 
 // ms since the Unix epoch, the payload's "ts".
 long long unix_ms() {
@@ -96,10 +113,30 @@ long long unix_ms() {
       .count();
 }
 
-// The telemetry payload; returns its length.
-int format_payload(char* out, std::size_t size, std::uint64_t seq) {
-  return std::snprintf(out, size, R"({"seq":%llu,"ts":%lld,"temp_c":4.25,"door":0})",
-                       static_cast<unsigned long long>(seq), unix_ms());
+// The two payload encodings the contract allows on .../tele.
+enum class Format { kJson, kProtobuf };
+
+const char* to_string(Format f) { return f == Format::kJson ? "JSON" : "protobuf"; }
+
+// The telemetry payload, the same readings in either encoding; returns its length (0 if it does
+// not fit, which the 128-byte buffers here never see).
+int format_payload(Format format, char* out, std::size_t size, std::uint64_t seq) {
+  if (format == Format::kJson) {
+    return std::snprintf(out, size, R"({"seq":%llu,"ts":%lld,"temp_c":4.25,"door":0})",
+                         static_cast<unsigned long long>(seq), unix_ms());
+  }
+  xrm::v1::Telemetry t;
+  t.set_seq(static_cast<std::uint32_t>(seq));
+  t.set_ts(static_cast<std::uint64_t>(unix_ms()));
+  auto* temp = t.add_metrics();
+  temp->set_name("temp_c");
+  temp->set_value(4.25);
+  auto* door = t.add_metrics();
+  door->set_name("door");
+  door->set_value(0);
+  const auto n = t.ByteSizeLong();
+  if (n > size || !t.SerializeToArray(out, static_cast<int>(size))) return 0;
+  return static_cast<int>(n);
 }
 
 // --- child processes: the bare subscriber and ending a session -----------------------------------
@@ -216,6 +253,8 @@ class Publisher {
   virtual PublishResult run(std::uint64_t total, int qos, std::vector<std::uint64_t>& seq,
                             const std::atomic<bool>& abort) = 0;
   virtual std::string describe() const = 0;
+
+  Format format = Format::kJson;  // of the telemetry run() publishes
 };
 
 // A Paho C++ async_client. Paho refuses publishes beyond max_buffered_messages even while
@@ -265,7 +304,7 @@ class PahoPublisher : public Publisher {
         break;
       }
       const std::size_t d = i % topics_.size();
-      const int n = format_payload(payload, sizeof payload, ++seq[d]);
+      const int n = format_payload(format, payload, sizeof payload, ++seq[d]);
       try {
         client_.publish(topics_[d], payload, static_cast<std::size_t>(n), qos, false, nullptr, listener_);
       } catch (...) {
@@ -383,7 +422,7 @@ class RawPublisher : public Publisher {
     r.first = Clock::now();
     for (std::uint64_t i = 0; i < total; ++i) {
       const std::size_t d = i % topics_.size();
-      const int n = format_payload(payload, sizeof payload, ++seq[d]);
+      const int n = format_payload(format, payload, sizeof payload, ++seq[d]);
       append_publish(topics_[d], payload, static_cast<std::size_t>(n), qos);
       ++r.sent;
       if (out_.size() >= 64 * 1024) flush();
@@ -503,29 +542,6 @@ class RawPublisher : public Publisher {
 // Creates the publishing client's account over the dynamic-security control topic, as the admin:
 // one role allowed to publish anywhere below xrm/v1/dev/ (devices each get their own narrow role;
 // one client standing in for the whole fleet needs the wide one).
-void create_publisher_account(const xrm::testing::Mosquitto& broker, const std::string& password) {
-  auto admin = xrm::bench::connect_dynsec_admin(broker.url(), "bench-dynsec", broker.admin_user(), broker.admin_password());
-  mqtt::async_client& c = *admin;
-  const json commands = {{"commands",
-                          {{{"command", "createRole"},
-                            {"rolename", kPublisherUser},
-                            {"acls", {{{"acltype", "publishClientSend"}, {"topic", "xrm/v1/dev/#"}, {"allow", true}}}}},
-                           {{"command", "createClient"},
-                            {"username", kPublisherUser},
-                            {"password", password},
-                            {"roles", {{{"rolename", kPublisherUser}}}}}}}};
-  c.publish("$CONTROL/dynamic-security/v1", commands.dump(), 1, false)->wait();
-  auto msg = c.try_consume_message_for(10s);
-  if (!msg) throw std::runtime_error("dynamic security: no response to createRole/createClient");
-  const json response = json::parse(msg->to_string(), nullptr, false);
-  if (response.is_discarded() || !response.contains("responses")) {
-    throw std::runtime_error("dynamic security: unexpected response " + msg->to_string());
-  }
-  for (const auto& r : response["responses"]) {
-    if (r.contains("error")) throw std::runtime_error("dynamic security: " + r.dump());
-  }
-  c.disconnect()->wait();
-}
 
 // --- one measured run ------------------------------------------------------------------------------
 
@@ -561,6 +577,7 @@ struct Bench {
   std::uint64_t total = 0;
   int window = 0;
   std::unique_ptr<Publisher> publisher;  // kept across runs; replaced after an aborted run
+  Format format = Format::kJson;          // what the publisher sends
 
   Publisher& pub() {
     if (!publisher) {
@@ -570,6 +587,7 @@ struct Bench {
         publisher = std::make_unique<PahoPublisher>(broker.url(), publisher_password, topics, window);
       }
     }
+    publisher->format = format;
     return *publisher;
   }
 };
@@ -867,7 +885,8 @@ std::string each(const std::vector<Run>& runs, Field&& f) {
   return out;
 }
 
-void print_summary(int qos, const std::vector<Run>& bare, const std::vector<Run>& gw, const StatusCost& cost) {
+void print_summary(Format format, int qos, const std::vector<Run>& bare, const std::vector<Run>& gw,
+                   const StatusCost& cost) {
   std::vector<double> ratios;
   std::string ratio_list;
   char buf[32];
@@ -878,7 +897,7 @@ void print_summary(int qos, const std::vector<Run>& bare, const std::vector<Run>
   }
   auto rate = [](const Run& r) { return r.rate; };
   auto polls_per_msg = [](const Run& r) { return r.polls / std::max(1.0, static_cast<double>(r.received)); };
-  std::printf("\nQoS %d, median of %zu rounds:\n", qos, bare.size());
+  std::printf("\n%s QoS %d, median of %zu rounds:\n", to_string(format), qos, bare.size());
   std::printf("  publisher rate          bare runs %8.0f/s      gateway runs %8.0f/s\n",
               median_of(bare, [](const Run& r) { return r.pub_rate; }),
               median_of(gw, [](const Run& r) { return r.pub_rate; }));
@@ -900,6 +919,33 @@ void print_summary(int qos, const std::vector<Run>& bare, const std::vector<Run>
               median_of(bare, [](const Run& r) { return r.rss_after; }) / 1024,
               median_of(gw, [](const Run& r) { return r.rss_before; }) / 1024,
               median_of(gw, [](const Run& r) { return r.rss_after; }) / 1024);
+
+  const std::string key = std::string("ingest.") + (format == Format::kJson ? "json" : "protobuf") + ".qos" +
+                          std::to_string(qos);
+  const std::string what = std::string("ingest, 1 rule profile, ") + to_string(format) + " QoS " + std::to_string(qos);
+  const double gw_rate = median_of(gw, rate);
+  const double bare_rate = median_of(bare, rate);
+  xrm::bench::report({.name = key + ".ratio",
+                      .label = what + ": gateway rate / bare Paho subscriber rate (median of per-round ratios)",
+                      .value = xrm::bench::median(ratios),
+                      .unit = "",
+                      .target = xrm::bench::Target{">=", 0.95}});
+  xrm::bench::report({.name = key + ".rate",
+                      .label = what + ": messages/s received",
+                      .value = gw_rate,
+                      .unit = "msg/s",
+                      .baseline = bare_rate,
+                      .baseline_label = "bare Paho C++ subscriber, same broker and run",
+                      .ratio = gw_rate / bare_rate});
+  const double gw_cpu = median_of(gw, [](const Run& r) { return r.cpu_us; });
+  const double bare_cpu = median_of(bare, [](const Run& r) { return r.cpu_us; });
+  xrm::bench::report({.name = key + ".cpu_per_message",
+                      .label = what + ": CPU per message",
+                      .value = gw_cpu,
+                      .unit = "us",
+                      .baseline = bare_cpu,
+                      .baseline_label = "bare Paho C++ subscriber",
+                      .ratio = gw_cpu / bare_cpu});
 }
 
 std::string self_path() {
@@ -921,6 +967,8 @@ int main(int argc, char** argv) {
   int window = 1000;
   int max_inflight = 100;
   std::string gateway_toml;
+  std::string payload_arg = "both";
+  std::string profiles_path;
   std::string bare_child, end_session_id, child_url, child_user;
   cli.add_option("--devices", devices, "Registered devices, published to round-robin")
       ->capture_default_str()
@@ -943,6 +991,13 @@ int main(int argc, char** argv) {
   cli.add_option("--max-inflight", max_inflight, "Mosquitto max_inflight_messages (QoS 1 per subscriber; 0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cli.add_option("--payload", payload_arg, "Telemetry encoding: json, protobuf or both")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "protobuf", "both"}));
+  cli.add_option("--profiles", profiles_path,
+                 "The daemon's profiles file (class \"chiller\" is the devices' class); default: the built-in one, "
+                 "with the threshold rule avg(temp_c, 1m) > 8")
+      ->check(CLI::ExistingFile);
   cli.add_option("--gateway-toml", gateway_toml,
                  "File appended to the daemon's gateway.toml (e.g. to switch stages on)")
       ->check(CLI::ExistingFile);
@@ -976,6 +1031,9 @@ int main(int argc, char** argv) {
     s.upstream_url = upstream.url();
     s.log_level = "notice";  // nothing per message; connection changes still show
     if (!gateway_toml.empty()) s.extra_toml = "\n" + xrm::testing::read_file(gateway_toml);
+    // Health with a threshold rule every message feeds (temp_c), condensation (always on, 60 s
+    // windows) and the outbox: the whole path a telemetry message takes.
+    s.profiles_toml = profiles_path.empty() ? std::string(kProfiles) : xrm::testing::read_file(profiles_path);
     xrm::testing::GatewayUnderTest gw(XRM_GATEWAYD_PATH, s);
     set_gateway_client_id(gw.config_path());
 
@@ -995,15 +1053,20 @@ int main(int argc, char** argv) {
     bench.total = messages;
     bench.window = window;
     for (int i = 0; i < devices; ++i) bench.topics.push_back("xrm/v1/dev/" + xrm::bench::device_id(i) + "/tele");
-    create_publisher_account(local, bench.publisher_password);
+    xrm::bench::create_publisher_account(local.url(), local.admin_user(), local.admin_password(), kPublisherUser,
+                                         bench.publisher_password);
 
     char sample[128];
-    const int sample_len = format_payload(sample, sizeof sample, 123);
+    const int sample_len = format_payload(Format::kJson, sample, sizeof sample, 123);
+    char sample_pb[128];
+    const int sample_pb_len = format_payload(Format::kProtobuf, sample_pb, sizeof sample_pb, 123);
     std::string extra_line = broker_extra;
     std::replace(extra_line.begin(), extra_line.end(), '\n', ';');
     std::printf("xrm-bench-ingest: %d registered devices, %llu messages per run, %d rounds per QoS, %u cores\n",
                 devices, static_cast<unsigned long long>(messages), rounds, std::thread::hardware_concurrency());
-    std::printf("payload like %s (%d bytes) on xrm/v1/dev/bench-NNNNN/tele, devices round-robin\n", sample, sample_len);
+    std::printf("payload like %s (%d bytes; protobuf Telemetry %d bytes) on xrm/v1/dev/bench-NNNNN/tele, devices "
+                "round-robin\n",
+                sample, sample_len, sample_pb_len);
     std::printf("broker: Mosquitto, dynamic security; added config: %s\n", extra_line.c_str());
     std::printf("publisher: %s\n", bench.pub().describe().c_str());
     std::printf(
@@ -1028,9 +1091,14 @@ int main(int argc, char** argv) {
     std::vector<int> qos_list;
     if (qos_arg != "1") qos_list.push_back(0);
     if (qos_arg != "0") qos_list.push_back(1);
+    std::vector<Format> formats;
+    if (payload_arg != "protobuf") formats.push_back(Format::kJson);
+    if (payload_arg != "json") formats.push_back(Format::kProtobuf);
     std::optional<StatusCost> status_cost;
+    for (Format format : formats)
     for (int qos : qos_list) {
-      std::printf("\nQoS %d runs:\n", qos);
+      bench.format = format;
+      std::printf("\n%s QoS %d runs:\n", to_string(format), qos);
       std::vector<Run> bare_runs, gw_runs;
       for (int round = 1; round <= rounds; ++round) {
         // Alternating order, so a drift over the run (caches, broker heap) favours neither side.
@@ -1046,7 +1114,7 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
         }
       }
-      print_summary(qos, bare_runs, gw_runs, *status_cost);
+      print_summary(format, qos, bare_runs, gw_runs, *status_cost);
     }
     std::printf(
         "\nstatus request (how the daemon's count is polled): %.0f us round trip, %.1f us of daemon CPU each "

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "bench_util.hpp"
 #include "xrm/control/client.hpp"
 #include "xrm/registry/dynsec.hpp"
@@ -168,6 +169,22 @@ int main(int argc, char** argv) {
   std::printf("  daemon RSS after listing and provisioning: %ld kB\n", rss_kb(gw.pid()));
   std::printf("  provision/bare p50 ratio %.2f (the gateway's own share: %.1f ms); target: within 200 ms\n",
               ps.p50 / bs.p50, ps.p50 - bs.p50);
+  xrm::bench::report({.name = "registry.list",
+                      .label = "xrmctl --json devices with " + std::to_string(devices) + " devices, p50",
+                      .value = ls.p50,
+                      .unit = "ms",
+                      .baseline = ss.p50,
+                      .baseline_label = "xrmctl --json status",
+                      .ratio = ls.p50 / ss.p50,
+                      .target = xrm::bench::Target{"<=", 1000}});
+  xrm::bench::report({.name = "registry.provision",
+                      .label = "provision with " + std::to_string(devices) + " devices registered, p50",
+                      .value = ps.p50,
+                      .unit = "ms",
+                      .baseline = bs.p50,
+                      .baseline_label = "bare dynsec createRole + createClient",
+                      .ratio = ps.p50 / bs.p50,
+                      .target = xrm::bench::Target{"<=", 200}});
   gw.terminate();
   return 0;
 }

@@ -386,6 +386,9 @@ void HealthEngine::change_band(DeviceState& st, Band to, std::int64_t now_ms) {
     }
   }
   sync_lifecycle(st, now_ms);
+  // The band change upstream at once, not at the next tick (up to half a second later): its
+  // records are durable now; a failed or impossible publish is retried by the tick.
+  publish_snapshot(st, clock_.unix_ms());
 }
 
 Status HealthEngine::open_or_repeat(DeviceState& st, Band band, Escalation action, const std::string& command,
@@ -645,14 +648,20 @@ void HealthEngine::publish_snapshots(std::int64_t now_ms) {
     if (!st.snapshot_urgent && st.snapshot_ms != 0 && now_ms - st.snapshot_ms < settings_.snapshot_interval.count()) {
       continue;
     }
-    if (!snapshot_sink_(device->id, snapshot_payload(st, now_ms))) return;  // not connected: later
-    st.snapshot_due = false;
-    st.snapshot_urgent = false;
-    st.snapshot_ms = now_ms;
-    st.snapshot_score = st.score.value_or(0);
-    ++stats_.snapshots_published;
+    if (!publish_snapshot(st, now_ms)) return;  // not connected: later
     ++sent;
   }
+}
+
+bool HealthEngine::publish_snapshot(DeviceState& st, std::int64_t now_ms) {
+  if (!snapshot_sink_ || !scored(st)) return false;
+  if (!snapshot_sink_(st.device->id, snapshot_payload(st, now_ms))) return false;
+  st.snapshot_due = false;
+  st.snapshot_urgent = false;
+  st.snapshot_ms = now_ms;
+  st.snapshot_score = st.score.value_or(0);
+  ++stats_.snapshots_published;
+  return true;
 }
 
 void HealthEngine::snapshot_failed(const std::string& device) {

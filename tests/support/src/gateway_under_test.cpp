@@ -91,7 +91,9 @@ void GatewayUnderTest::start() {
     for (const auto& [key, value] : settings_.env) given |= key == name;
     if (!given) unset.emplace_back(name);
   }
-  process_ = std::make_unique<Process>(ProcessOptions{.argv = {daemon_path_, "--config", config_path_},
+  std::vector<std::string> argv = settings_.wrapper;
+  argv.insert(argv.end(), {daemon_path_, "--config", config_path_});
+  process_ = std::make_unique<Process>(ProcessOptions{.argv = std::move(argv),
                                                       .env = settings_.env,
                                                       .stdout_path = log_path_,
                                                       .unset_env = unset});

@@ -312,6 +312,22 @@ TEST(Engine, RulesReloadKeepsWindowsAndAlerts) {
   CHECK_EQUAL(9u, f.engine->explain("c-1")->factors.size());
 }
 
+TEST(Engine, ABandChangeIsPublishedByTheReadingNotAtTheNextTick) {
+  Fixture f;
+  std::vector<xrm::v1::HealthSnapshot> sent;
+  f.engine->set_snapshot_sink([&](const std::string&, std::string payload) {
+    xrm::v1::HealthSnapshot snap;
+    CHECK(snap.ParseFromString(payload));
+    sent.push_back(snap);
+    return true;
+  });
+  f.tele("temp_c", 5);  // the first band, taken at once: no tick in between
+  CHECK_EQUAL(1u, sent.size());
+  CHECK_EQUAL(xrm::v1::HEALTH_BAND_HEALTHY, sent[0].band());
+  f.tele("wobble", 1);  // 83: the score moved, the band did not: that one waits for a tick
+  CHECK_EQUAL(1u, sent.size());
+}
+
 TEST(Engine, SnapshotsAtOnceOnABandChangeOtherwiseRateLimited) {
   Fixture f;
   std::vector<std::pair<std::string, xrm::v1::HealthSnapshot>> sent;

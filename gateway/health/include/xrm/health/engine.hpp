@@ -22,8 +22,9 @@
 //   device's state; windows, timers and KPI state are snapshot to SQLite every save interval and
 //   at shutdown. A restart neither re-fires nor forgets an alert; it loses at most the readings of
 //   the last save interval from the windows.
-// - The retained HealthSnapshot upstream: on a band change at once, otherwise when the score moved
-//   by at least a point, at most once per snapshot interval per device.
+// - The retained HealthSnapshot upstream: on a band change at once (as soon as the change is
+//   written, not at the next tick), otherwise when the score moved by at least a point, at most
+//   once per snapshot interval per device (at a tick).
 //
 // Runs on the io thread. Evaluation on a reading is constant work per rule; tick() evaluates
 // every device (about a microsecond each) and the daemon runs it twice a second.
@@ -201,6 +202,8 @@ class HealthEngine {
   Status save_state(const DeviceState& st);
   void sync_lifecycle(DeviceState& st, std::int64_t now_ms);
   void publish_snapshots(std::int64_t now_ms);
+  // Publishes this device's snapshot now; false when it could not be handed over (it stays due).
+  bool publish_snapshot(DeviceState& st, std::int64_t now_ms);
   std::string snapshot_payload(const DeviceState& st, std::int64_t now_ms) const;
 
   store::Database& db_;

@@ -38,6 +38,10 @@ struct GatewaySettings {
   std::string extra_toml;
   // Added to the daemon's environment (e.g. NOTIFY_SOCKET, WATCHDOG_USEC for systemd tests).
   std::vector<std::pair<std::string, std::string>> env;
+  // Prepended to the daemon's command line: a program that runs it, with its own arguments (an
+  // emulator such as qemu-aarch64, or valgrind). Empty: the daemon is run directly. pid() and
+  // signal() then reach the wrapper, which must pass signals on (qemu-user and valgrind both do).
+  std::vector<std::string> wrapper;
 };
 
 // Writes gateway.toml, the local password file and a data_dir path into a private directory at
