@@ -93,7 +93,8 @@ if [[ $mode == smoke ]]; then
   run scorecard "$bin/xrm-bench-scorecard" --devices 200 --rounds 1
   run registry  "$bin/xrm-bench-registry" --devices 50 --samples 3
   run ingest    "$bin/xrm-bench-ingest" --devices 20 --messages 2000 --rounds 1
-  run fleet     "$bin/xrm-bench-fleet" --devices 200 --probes 4 --rate 500 --seconds "$soak" --starts 1
+  run fleet-latency "$bin/xrm-bench-fleet" --report latency --devices 50 --probes 4 --rate 500 --seconds 3 --starts 1
+  run fleet-memory  "$bin/xrm-bench-fleet" --report memory --devices 200 --probes 2 --rate 200 --seconds "$soak" --starts 1
   instr_args=(--smoke)
 else
   run decode    "$bin/xrm-bench-decode"
@@ -103,11 +104,13 @@ else
   run scorecard "$bin/xrm-bench-scorecard"
   run registry  "$bin/xrm-bench-registry" --devices 10000 --samples 10
   run ingest    "$bin/xrm-bench-ingest" --devices 1000 --messages 200000 --rounds 3
-  # Latency and the soak at half the maximum rate the ingest benchmark just measured.
+  # Latency with the ingest benchmark's 1,000 devices at half the maximum rate it just measured;
+  # memory, startup and the soak with 10,000 devices reporting once a second each.
   half=$(python3 -c 'import json,sys
 r=[json.loads(l) for l in open(sys.argv[1])]
 print(int(next(f["value"] for f in r if f["name"]=="ingest.json.qos0.rate")/2))' "$figures")
-  run fleet     "$bin/xrm-bench-fleet" --devices 10000 --rate "$half" --seconds "$soak"
+  run fleet-latency "$bin/xrm-bench-fleet" --report latency --devices 1000 --rate "$half" --seconds 60 --starts 1
+  run fleet-memory  "$bin/xrm-bench-fleet" --report memory --devices 10000 --rate 10000 --seconds "$soak"
   instr_args=()
 fi
 

@@ -21,10 +21,10 @@ SECTIONS = [
     ]),
     ("Latency at half the maximum rate", [
         f"latency.{k}.{p}" for k in ("local_hop", "health", "alert") for p in ("p50", "p99")
-    ] + ["latency.unanswered", "load.rate"]),
+    ] + ["latency.unanswered", "latency.rate"]),
     ("Memory, startup and soak", [
-        "memory.idle_rss", "memory.idle_rss_anon", "memory.idle_fleet_rss", "memory.load_rss",
-        "memory.soak_growth", "soak.fds_growth", "startup.fleet", "startup.first_contact", "load.cpu_per_message",
+        "memory.idle_rss", "memory.idle_rss_anon", "memory.idle_pss", "memory.idle_fleet_rss", "memory.load_rss",
+        "memory.soak_growth", "soak.fds_growth", "startup.fleet", "startup.first_contact", "load.rate", "load.cpu_per_message",
     ]),
     ("Condensation", ["condense.message_ratio", "condense.byte_ratio", "condense.cost"]),
     ("Outbox", ["drain.rate", "outbox.commit_single", "outbox.commit_batched"]),

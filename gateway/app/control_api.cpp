@@ -381,6 +381,7 @@ Result<json> ControlApi::status(const json& args) {
         {"bytes_out", ctx_.outbox.appended_bytes()},
         {"summaries", ctx_.condense.stats().summaries},
         {"windows_open", ctx_.condense.stats().windows_open},
+        {"windows_ended", ctx_.condense.stats().windows_ended},
         {"window_ms", ctx_.condense.window().count()}}},
       {"live", std::move(live)},
       {"scorecards", ctx_.scorecards == nullptr

@@ -93,6 +93,10 @@ Rss rss_detail(int pid) {
     if (line.rfind("RssAnon:", 0) == 0) r.anon = std::stol(line.substr(8));
     if (line.rfind("RssFile:", 0) == 0) r.file = std::stol(line.substr(8));
   }
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  while (std::getline(rollup, line)) {
+    if (line.rfind("Pss:", 0) == 0) r.pss = std::stol(line.substr(4));
+  }
   return r;
 }
 

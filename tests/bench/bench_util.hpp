@@ -44,6 +44,7 @@ struct Rss {
   long total = 0;
   long anon = 0;
   long file = 0;
+  long pss = 0;  // proportional: each shared page divided among the processes mapping it
 };
 Rss rss_detail(int pid);
 // The process's resident memory by mapping (a file's path, or "[heap]", "[stack]", "[anon]"),

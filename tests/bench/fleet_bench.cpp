@@ -324,6 +324,20 @@ struct Sample {
   std::uint64_t accepted = 0;
 };
 
+// Which figures this run reports (--report): "latency" (latency.*), "memory" (the rest) or "all".
+// The suite runs the program twice: latency with the ingest benchmark's 1,000 devices at half its
+// maximum rate, memory and startup with 10,000 devices at 1 message/s each.
+std::string g_report = "all";
+
+void emit(const xrm::bench::Figure& f) {
+  const bool latency = f.name.rfind("latency.", 0) == 0;
+  if (g_report == "all" || (g_report == "latency") == latency) {
+    xrm::bench::report(f);
+  } else {
+    std::printf("(not reported: %s = %.6g %s)\n", f.name.c_str(), f.value, f.unit.c_str());
+  }
+}
+
 void report_latency(const char* key, const char* what, const std::vector<double>& v, const std::vector<double>& base,
                     std::optional<xrm::bench::Target> p99_target) {
   const double p50 = percentile(v, 0.5), p99 = percentile(v, 0.99);
@@ -332,9 +346,9 @@ void report_latency(const char* key, const char* what, const std::vector<double>
               percentile(v, 1.0));
   const std::string k = std::string("latency.") + key;
   const std::string baseline = "device publish -> bare subscriber of the local broker";
-  xrm::bench::report({.name = k + ".p50", .label = std::string(what) + ", p50", .value = p50, .unit = "ms",
+  emit({.name = k + ".p50", .label = std::string(what) + ", p50", .value = p50, .unit = "ms",
                       .baseline = b50, .baseline_label = baseline, .ratio = b50 > 0 ? p50 / b50 : 0});
-  xrm::bench::report({.name = k + ".p99", .label = std::string(what) + ", p99", .value = p99, .unit = "ms",
+  emit({.name = k + ".p99", .label = std::string(what) + ", p99", .value = p99, .unit = "ms",
                       .baseline = b99, .baseline_label = baseline, .ratio = b99 > 0 ? p99 / b99 : 0,
                       .target = p99_target});
 }
@@ -370,6 +384,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 24 * 3600));
   cli.add_option("--starts", starts, "Daemon starts per startup figure")->capture_default_str()->check(CLI::Range(1, 20));
   cli.add_option("--probe-ms", probe_ms, "Time between two latency probes")->capture_default_str()->check(CLI::Range(10, 10000));
+  cli.add_option("--report", g_report, "Figures to report to the suite: latency, memory (and startup) or all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"latency", "memory", "all"}));
   cli.add_option("--daemon-env", daemon_env,
                  "NAME=VALUE added to the daemon's environment (repeatable), e.g. MALLOC_ARENA_MAX=1 to compare");
   cli.add_option("--idle-child", idle_child)->group("");
@@ -452,7 +469,7 @@ int main(int argc, char** argv) {
     std::printf("idle, no devices: RSS %.1f MB (anon %.1f, file %.1f); bare Paho client %.1f MB (anon %.1f, file %.1f)\n",
                 idle_empty.total / 1024.0, idle_empty.anon / 1024.0, idle_empty.file / 1024.0, idle_bare.total / 1024.0,
                 idle_bare.anon / 1024.0, idle_bare.file / 1024.0);
-    xrm::bench::report({.name = "memory.idle_rss",
+    emit({.name = "memory.idle_rss",
                         .label = "RSS idle (no devices, connected to both brokers)",
                         .value = idle_empty.total / 1024.0,
                         .unit = "MB",
@@ -460,7 +477,14 @@ int main(int argc, char** argv) {
                         .baseline_label = "bare Paho C++ client, connected and subscribed",
                         .ratio = static_cast<double>(idle_empty.total) / static_cast<double>(idle_bare.total),
                         .target = xrm::bench::Target{"<=", 8}});
-    xrm::bench::report({.name = "memory.idle_rss_anon",
+    emit({.name = "memory.idle_pss",
+          .label = "PSS idle (shared library pages divided among the processes using them)",
+          .value = idle_empty.pss / 1024.0,
+          .unit = "MB",
+          .baseline = idle_bare.pss / 1024.0,
+          .baseline_label = "bare Paho C++ client",
+          .ratio = static_cast<double>(idle_empty.pss) / static_cast<double>(std::max(1L, idle_bare.pss))});
+    emit({.name = "memory.idle_rss_anon",
                         .label = "RSS idle, the daemon's own part (anonymous: heap, stacks)",
                         .value = idle_empty.anon / 1024.0,
                         .unit = "MB",
@@ -494,14 +518,14 @@ int main(int argc, char** argv) {
                 start_fleet_ms, devices + probes, start_empty_ms);
     std::printf("idle with %d devices: RSS %.1f MB (anon %.1f)\n", devices + probes, idle_fleet.total / 1024.0,
                 idle_fleet.anon / 1024.0);
-    xrm::bench::report({.name = "startup.fleet",
+    emit({.name = "startup.fleet",
                         .label = "startup with " + std::to_string(devices + probes) + " devices: exec to receiving",
                         .value = start_fleet_ms,
                         .unit = "ms",
                         .baseline = start_empty_ms,
                         .baseline_label = "the same with no devices",
                         .ratio = start_fleet_ms / start_empty_ms});
-    xrm::bench::report({.name = "memory.idle_fleet_rss",
+    emit({.name = "memory.idle_fleet_rss",
                         .label = "RSS idle with " + std::to_string(devices + probes) + " registered devices",
                         .value = idle_fleet.total / 1024.0,
                         .unit = "MB",
@@ -559,7 +583,7 @@ int main(int argc, char** argv) {
       const double s_taken = xrm::bench::seconds_between(w0, Clock::now());
       std::printf("first contact of %d devices (each made active, its lifecycle record sent): %.1f s, %.0f devices/s\n",
                   devices + probes, s_taken, static_cast<double>(total) / s_taken);
-      xrm::bench::report({.name = "startup.first_contact",
+      emit({.name = "startup.first_contact",
                           .label = "first contact: devices made active per second (one durable transaction each)",
                           .value = static_cast<double>(total) / s_taken,
                           .unit = "devices/s"});
@@ -660,7 +684,7 @@ int main(int argc, char** argv) {
     std::printf("  RSS under load %.1f MB (peak %.1f, anon %.1f), accepted %llu of %llu published\n",
                 under_load.total / 1024.0, peak / 1024.0, under_load.anon / 1024.0,
                 static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(published.load()));
-    xrm::bench::report({.name = "memory.load_rss",
+    emit({.name = "memory.load_rss",
                         .label = "RSS with " + std::to_string(devices + probes) + " devices under load (peak)",
                         .value = peak / 1024.0,
                         .unit = "MB",
@@ -676,7 +700,7 @@ int main(int argc, char** argv) {
                   from->rss.total / 1024.0, from->t, last.rss.total / 1024.0, last.t, growth_mb, growth_mb / minutes,
                   from->fds, last.fds, static_cast<unsigned long long>(from->outbox),
                   static_cast<unsigned long long>(last.outbox));
-      xrm::bench::report({.name = "memory.soak_growth",
+      emit({.name = "memory.soak_growth",
                           .label = "RSS growth under load over " + std::to_string(static_cast<int>(last.t - from->t)) +
                                    " s once every device reported",
                           .value = growth_mb,
@@ -684,18 +708,18 @@ int main(int argc, char** argv) {
                           .baseline = from->rss.total / 1024.0,
                           .baseline_label = "RSS when every device had reported",
                           .ratio = static_cast<double>(last.rss.total) / static_cast<double>(from->rss.total)});
-      xrm::bench::report({.name = "soak.fds_growth",
+      emit({.name = "soak.fds_growth",
                           .label = "open files, growth over the soak",
                           .value = static_cast<double>(last.fds - from->fds),
                           .unit = "fds",
                           .baseline = static_cast<double>(from->fds),
                           .baseline_label = "open files when every device had reported"});
     }
-    xrm::bench::report({.name = "load.cpu_per_message",
+    emit({.name = "load.cpu_per_message",
                         .label = "daemon CPU per message under fleet load",
                         .value = (cpu1 - cpu0) * 1e6 / std::max(1.0, static_cast<double>(published.load())),
                         .unit = "us"});
-    xrm::bench::report({.name = "load.rate",
+    emit({.name = "load.rate",
                         .label = "fleet load: messages/s published (asked " + std::to_string(static_cast<long>(rate)) + ")",
                         .value = achieved,
                         .unit = "msg/s",
@@ -709,7 +733,15 @@ int main(int argc, char** argv) {
     report_latency("local_hop", "-> bare subscriber of the local broker (baseline)", local_v, local_v, std::nullopt);
     report_latency("health", "-> HealthSnapshot with the new band upstream", measured.health(), local_v, std::nullopt);
     report_latency("alert", "-> alert record upstream", measured.alert(), local_v, xrm::bench::Target{"<=", 20});
-    xrm::bench::report({.name = "latency.unanswered",
+    emit({.name = "latency.rate",
+          .label = "latency probes under a load of (msg/s published, asked " + std::to_string(static_cast<long>(rate)) +
+                   ")",
+          .value = achieved,
+          .unit = "msg/s",
+          .baseline = rate,
+          .baseline_label = "asked rate",
+          .ratio = achieved / rate});
+    emit({.name = "latency.unanswered",
                         .label = "probes whose health or alert never arrived upstream",
                         .value = static_cast<double>(measured.missing()),
                         .unit = "probes"});

@@ -109,29 +109,33 @@ Status Condenser::write(std::vector<xrm::v1::InteractionRecord>& records) {
   return Status::ok();
 }
 
-Status Condenser::tick() {
+Status Condenser::tick(std::size_t max_records) {
   const std::int64_t now = clock_.unix_ms();
   last_index_ = std::max(last_index_, index_of(now));
+  // Every window that has ended joins the queue of ended ones (oldest first); a retired device's
+  // last window is not reported.
+  for (auto it = open_.begin(); it != open_.end();) {
+    Window& w = it->second;
+    if (w.index >= last_index_) {
+      ++it;
+      continue;
+    }
+    if (w.device->lifecycle != registry::Lifecycle::kRetired) ended_.push_back(std::move(w));
+    it = open_.erase(it);
+  }
+  stats_.windows_open = open_.size();
+  // At most max_records of them now, the rest at the next tick.
   std::vector<xrm::v1::InteractionRecord> records;
-  for (const Window& w : ended_) {
+  const std::size_t n = std::min(max_records, ended_.size());
+  records.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Window& w = ended_[i];
     if (w.device->lifecycle == registry::Lifecycle::kRetired) continue;
     records.emplace_back();
     to_record(w, (w.index + 1) * window_.count(), records.back());
   }
-  ended_.clear();
-  for (auto it = open_.begin(); it != open_.end();) {
-    const Window& w = it->second;
-    if (w.index < last_index_ && w.device->lifecycle != registry::Lifecycle::kRetired) {
-      records.emplace_back();
-      to_record(w, (w.index + 1) * window_.count(), records.back());
-      it = open_.erase(it);
-    } else if (w.index < last_index_) {
-      it = open_.erase(it);  // retired meanwhile: its last window is not reported
-    } else {
-      ++it;
-    }
-  }
-  stats_.windows_open = open_.size();
+  ended_.erase(ended_.begin(), ended_.begin() + static_cast<std::ptrdiff_t>(n));
+  stats_.windows_ended = ended_.size();
   return write(records);
 }
 
@@ -143,6 +147,7 @@ Status Condenser::flush_all() {
     to_record(w, (w.index + 1) * window_.count(), records.back());
   }
   ended_.clear();
+  stats_.windows_ended = 0;
   for (const auto& [device, w] : open_) {
     records.emplace_back();
     const std::int64_t end = std::min<std::int64_t>((w.index + 1) * window_.count(), std::max(now, w.index * window_.count()));

@@ -551,7 +551,23 @@ void HealthEngine::sync_lifecycle(DeviceState& st, std::int64_t now_ms) {
 }
 
 void HealthEngine::tick() {
-  for (auto& [device, st] : devices_) {
+  tick_begin();
+  tick_step(tick_order_.size());
+}
+
+void HealthEngine::tick_begin() {
+  tick_order_.clear();
+  tick_order_.reserve(devices_.size());
+  for (const auto& entry : devices_) tick_order_.push_back(entry.first);
+  tick_next_ = 0;
+}
+
+bool HealthEngine::tick_step(std::size_t max_devices) {
+  const std::size_t end = tick_next_ + std::min(max_devices, tick_order_.size() - tick_next_);
+  for (; tick_next_ < end; ++tick_next_) {
+    // States are never erased and unordered_map keeps references stable: the device is there.
+    const registry::Device* device = tick_order_[tick_next_];
+    DeviceState& st = devices_.find(device)->second;
     const std::int64_t now = now_for(st);
     if (device->lifecycle == registry::Lifecycle::kRetired) {
       if (std::any_of(alerts_.begin(), alerts_.end(), [&](const OpenAlert& a) { return a.device == device->id; })) {
@@ -568,7 +584,11 @@ void HealthEngine::tick() {
     evaluate(st, now);
     sync_lifecycle(st, now);
   }
+  if (tick_next_ < tick_order_.size()) return true;
+  tick_order_.clear();
+  tick_next_ = 0;
   publish_snapshots(clock_.unix_ms());
+  return false;
 }
 
 // --- durable state ------------------------------------------------------------------------------

@@ -351,20 +351,23 @@ Status Registry::note_birth(std::string_view id, const xrm::v1::Birth& birth) {
   return Status::ok();
 }
 
-Status Registry::flush_seen() {
+Status Registry::flush_seen(std::size_t max_devices) {
   if (seen_dirty_.empty()) return Status::ok();
+  // The longest-dirty first: seen_dirty_ is in the order devices became dirty.
+  const auto n = static_cast<std::ptrdiff_t>(std::min(max_devices, seen_dirty_.size()));
   Status st = db_.transaction([&] {
     auto stmt = db_.prepare("UPDATE devices SET last_seen_ms = ?1, messages = ?2 WHERE id = ?3;");
     if (!stmt) return stmt.status();
-    for (Entry* e : seen_dirty_) {
+    for (auto it = seen_dirty_.begin(); it != seen_dirty_.begin() + n; ++it) {
+      const Entry* e = *it;
       stmt->bind_opt(1, e->last_seen_ms).bind(2, static_cast<std::int64_t>(e->messages)).bind(3, e->id);
       if (Status s = stmt->run(); !s) return s;
     }
     return Status::ok();
   });
   if (!st) return st;  // still dirty; the next flush tries again
-  for (Entry* e : seen_dirty_) e->seen_dirty = false;
-  seen_dirty_.clear();
+  for (auto it = seen_dirty_.begin(); it != seen_dirty_.begin() + n; ++it) (*it)->seen_dirty = false;
+  seen_dirty_.erase(seen_dirty_.begin(), seen_dirty_.begin() + n);
   return Status::ok();
 }
 

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -172,4 +173,32 @@ TEST(Condenser, RatioCountersOfTheOutbox) {
   CHECK(f.condenser->tick().is_ok());
   CHECK_EQUAL(before + 1, f.outbox->appended_records());
   CHECK(f.outbox->appended_bytes() > 0);
+}
+
+TEST(Condenser, AFleetsEndedWindowsAreWrittenAFewPerTickOldestFirst) {
+  Fixture f;
+  f.add_device("c-2");
+  f.add_device("c-3");
+  f.tele(4.0, 40, 0, "c-1");
+  f.tele(5.0, 40, 0, "c-2");
+  f.tele(6.0, 40, 0, "c-3");
+  f.clock.advance(61s);  // all three windows end at the same moment
+  CHECK(f.condenser->tick(2).is_ok());
+  CHECK_EQUAL(2u, f.records(xrm::v1::RECORD_KIND_SUMMARY).size());
+  CHECK_EQUAL(1u, f.condenser->stats().windows_ended);  // the third waits, not lost
+  CHECK_EQUAL(0u, f.condenser->stats().windows_open);
+  f.tele(7.0, 40, 0, "c-1");  // c-1's next window meanwhile
+  f.clock.advance(1s);
+  CHECK(f.condenser->tick(2).is_ok());
+  const auto recs = f.records(xrm::v1::RECORD_KIND_SUMMARY);
+  CHECK_EQUAL(3u, recs.size());
+  CHECK_EQUAL(0u, f.condenser->stats().windows_ended);
+  CHECK_EQUAL(1u, f.condenser->stats().windows_open);  // c-1's new window is still open
+  std::set<std::string> devices;
+  for (const auto& r : recs) {
+    devices.insert(r.device_id());
+    CHECK_EQUAL(recs[0].span_start_ms(), r.span_start_ms());  // the first minute's windows only
+  }
+  CHECK_EQUAL(3u, devices.size());
+  CHECK_EQUAL(3u, f.condenser->stats().summaries);
 }

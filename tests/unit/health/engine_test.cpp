@@ -370,3 +370,35 @@ TEST(Engine, SnapshotsAtOnceOnABandChangeOtherwiseRateLimited) {
   CHECK_EQUAL(1u, cleared.size());
   CHECK_EQUAL(0u, f.engine->open_alert_count());  // its alert cleared too
 }
+
+TEST(Engine, ATickInSlicesReachesEveryDeviceOnceAndPublishesAtTheEnd) {
+  Fixture f;
+  xrm::registry::Stakeholders links{"acme", "plant-a", "tech-ana", "coolco", "CH-200"};
+  CHECK(f.registry->add("c-2", "chiller", links, "test").is_ok());
+  CHECK(f.registry->add("c-3", "chiller", links, "test").is_ok());
+  for (const char* id : {"c-1", "c-2", "c-3"}) {
+    f.registry->note_data(id, std::string("xrm/v1/dev/") + id + "/tele");
+    xrm::ingest::TelemetrySample s;
+    s.metrics.push_back({"temp_c", 5});
+    f.engine->on_telemetry(*f.registry->find(id), s, f.ingest);
+  }
+  std::size_t published = 0;
+  f.engine->set_snapshot_sink([&](const std::string&, std::string) {
+    ++published;
+    return true;
+  });
+  f.clock.advance(61s);  // silent beyond offline_after: the tick makes each one offline
+  f.engine->tick_begin();
+  CHECK_TRUE(f.engine->tick_step(2));
+  auto offline = [&] {
+    int n = 0;
+    for (const char* id : {"c-1", "c-2", "c-3"}) n += f.registry->find(id)->lifecycle == Lifecycle::kOffline;
+    return n;
+  };
+  CHECK_EQUAL(2, offline());
+  CHECK_EQUAL(0u, published);  // snapshots wait for the tick's last slice
+  CHECK_FALSE(f.engine->tick_step(2));
+  CHECK_EQUAL(3, offline());
+  CHECK_EQUAL(3u, published);  // the scores fell by the silence penalty: each one is due
+  CHECK_FALSE(f.engine->tick_step(2));  // nothing left: a step after the end does nothing
+}

@@ -304,3 +304,25 @@ TEST(Registry, MigratesASchemaOneDatabaseKeepingItsEpoch) {
   }
   fs::remove_all(root);
 }
+
+TEST(Registry, LastSeenIsFlushedInSlicesLongestDirtyFirst) {
+  Fixture f;
+  for (const char* id : {"pump-1", "pump-2", "pump-3"}) {
+    f.add(id);
+    f.registry->note_data(id, "tele");  // first data: activated and written at once
+  }
+  CHECK_EQUAL(0u, f.registry->seen_dirty());
+  f.registry->note_data("pump-2", "tele");
+  f.clock.advance(1s);
+  f.registry->note_data("pump-1", "tele");
+  f.registry->note_data("pump-3", "tele");
+  CHECK_EQUAL(3u, f.registry->seen_dirty());
+  CHECK(f.registry->flush_seen(2).is_ok());
+  CHECK_EQUAL(1u, f.registry->seen_dirty());
+  f.registry->note_data("pump-2", "tele");  // flushed before, dirty again
+  CHECK_EQUAL(2u, f.registry->seen_dirty());
+  f.reopen();  // what the slice wrote: pump-2 and pump-1 (2 messages each), not pump-3
+  CHECK_EQUAL(2u, f.registry->find("pump-2")->messages);
+  CHECK_EQUAL(2u, f.registry->find("pump-1")->messages);
+  CHECK(f.registry->find("pump-3")->messages < 2u);
+}

@@ -6,13 +6,16 @@
 // record (bulk lane) with the device's score and band at that moment. Events, band changes, alerts
 // and lifecycle changes are not condensed: their stages write them at once (report by exception).
 //
-// Windows are written by tick() (all that ended, in one transaction) and by flush_all() at
+// Windows are written by tick() (those that ended, oldest first, at most a given number per call
+// in one transaction: a fleet's windows all end at the same moment, and writing 10,000 summaries
+// at once would hold the io thread for a tenth of a second) and by flush_all() at
 // shutdown (the open ones, cut short: span_end is the moment of the flush). A crash loses the open
 // windows: summaries are at most once, which the bulk lane allows. A wall clock that steps back
 // does not reopen an ended window: the device's current window continues until the clock passes
 // its end. Memory per device is bounded (kMaxMetrics metrics per window). Runs on the io thread.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -35,6 +38,7 @@ namespace xrm::condense {
 struct CondenseStats {
   std::uint64_t summaries = 0;       // summary records written
   std::uint64_t windows_open = 0;    // devices with an open window now
+  std::uint64_t windows_ended = 0;   // ended windows whose summary waits for the next tick
   std::uint64_t metrics_dropped = 0; // readings of metrics beyond kMaxMetrics in a window
   std::uint64_t write_errors = 0;    // summaries that could not be written (then lost)
 };
@@ -55,8 +59,9 @@ class Condenser {
   void on_telemetry(const registry::Device& device, const ingest::TelemetrySample& sample,
                     const ingest::DeviceIngest& ingest);
 
-  // Writes the summaries of every window that has ended, in one transaction.
-  Status tick();
+  // Writes the summaries of the windows that have ended, oldest first, at most max_records of
+  // them, in one transaction; the rest wait for the next call (stats().windows_ended).
+  Status tick(std::size_t max_records = SIZE_MAX);
   // Writes every window, open ones too (shutdown).
   Status flush_all();
 
@@ -96,7 +101,9 @@ class Condenser {
   std::chrono::milliseconds window_;
   ScoreFn score_;
   std::unordered_map<const registry::Device*, Window> open_;
-  std::vector<Window> ended_;  // ended windows of devices that already sent into the next one
+  // Ended windows waiting for their summary, oldest first: of devices that already sent into the
+  // next window, and those tick() found ended.
+  std::deque<Window> ended_;
   std::int64_t last_index_ = 0;  // the newest window index seen (a clock stepping back stays here)
   CondenseStats stats_;
 };

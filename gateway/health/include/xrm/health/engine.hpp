@@ -133,6 +133,13 @@ class HealthEngine {
   // Re-evaluates every device: windows age, `for` and dwell timers end, silence grows, offline,
   // escalation; then publishes due snapshots.
   void tick();
+  // The same tick in slices, so that a tick over a large fleet never holds the io thread for long
+  // (10,000 devices take tens of ms; messages and their alerts wait meanwhile): tick_begin()
+  // takes the devices known now, then each tick_step(max) re-evaluates at most max of them and
+  // returns true while some are left; the last step publishes the due snapshots. Devices that
+  // appear between steps are evaluated at the next tick. tick() is tick_begin() and one step.
+  void tick_begin();
+  bool tick_step(std::size_t max_devices);
   // Writes the state of every device that changed since the last save, in one transaction.
   Status save();
   // A snapshot publish failed: publish again at the next tick.
@@ -219,6 +226,8 @@ class HealthEngine {
   HealthStats stats_;
   std::uint64_t next_request_ = 1;
   std::vector<std::string> unsent_commands_;  // alert ids whose command goes out after the commit
+  std::vector<const registry::Device*> tick_order_;  // the tick in progress (tick_begin/tick_step)
+  std::size_t tick_next_ = 0;
 };
 
 }  // namespace xrm::health

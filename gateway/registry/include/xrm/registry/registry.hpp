@@ -92,9 +92,12 @@ class Registry {
   // Moves the lifecycle (health bands, silence); no-op when already there or not allowed.
   Status set_lifecycle(std::string_view id, Lifecycle to, const std::string& actor, const std::string& detail);
 
-  // Writes last seen and message counts of devices that changed since the last flush, in one
-  // transaction. The daemon calls it periodically and at shutdown.
-  Status flush_seen();
+  // Writes last seen and message counts of devices that changed since the last flush (at most
+  // max_devices of them, the longest-dirty first), in one transaction. The daemon calls it
+  // periodically, in slices, and at shutdown for all.
+  Status flush_seen(std::size_t max_devices = SIZE_MAX);
+  // Devices whose last seen and message count wait for flush_seen().
+  std::size_t seen_dirty() const { return seen_dirty_.size(); }
 
   // The newest `limit` history entries of a device, oldest first.
   Result<std::vector<HistoryEntry>> history(std::string_view id, std::size_t limit);
