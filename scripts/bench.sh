@@ -106,9 +106,13 @@ else
   run ingest    "$bin/xrm-bench-ingest" --devices 1000 --messages 200000 --rounds 3
   # Latency with the ingest benchmark's 1,000 devices at half the maximum rate it just measured;
   # memory, startup and the soak with 10,000 devices reporting once a second each.
+  # The fleet benchmark's load generator is one Paho C++ client in the benchmark's own process (the
+  # ingest benchmark's raw-socket publisher is faster); on 2 cores it and the broker saturate near
+  # 20,000 msg/s, when even the bare local hop takes seconds and the figure says nothing about the
+  # gateway. So the rate is half the measured maximum, at most 15,000 msg/s.
   half=$(python3 -c 'import json,sys
 r=[json.loads(l) for l in open(sys.argv[1])]
-print(int(next(f["value"] for f in r if f["name"]=="ingest.json.qos0.rate")/2))' "$figures")
+print(min(15000, int(next(f["value"] for f in r if f["name"]=="ingest.json.qos0.rate")/2)))' "$figures")
   run fleet-latency "$bin/xrm-bench-fleet" --report latency --devices 1000 --rate "$half" --seconds 60 --starts 1
   run fleet-memory  "$bin/xrm-bench-fleet" --report memory --devices 10000 --rate 10000 --seconds "$soak"
   # Under qemu and callgrind the aarch64 daemon handles about 9 msg/s: a rate both builds keep up

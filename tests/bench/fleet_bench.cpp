@@ -395,6 +395,7 @@ int main(int argc, char** argv) {
   if (!idle_child.empty()) return idle_child_main(idle_child, child_user);
 
   ::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a log that ends early still says how far it got
   try {
     const auto started = Clock::now();
     xrm::testing::TempDir dir("xrm-bench-fleet");
@@ -545,7 +546,8 @@ int main(int argc, char** argv) {
     local_sub.connect(options(local.admin_user(), local.admin_password()))->wait();
     for (int p = 0; p < probes; ++p) local_sub.subscribe(tele_topic(devices + p), 0)->wait();
 
-    mqtt::async_client probe_pub(local.url(), "bench-fleet-probe", mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+    mqtt::async_client probe_pub(local.url(), "bench-fleet-probe", mqtt::create_options(MQTTVERSION_3_1_1, 10000),
+                                 nullptr);
     probe_pub.connect(options(pub_user, pub_password))->wait();
     std::vector<std::uint64_t> probe_seq(static_cast<std::size_t>(probes), 0);
     auto probe_publish = [&](int p, bool hot) {
@@ -621,6 +623,15 @@ int main(int argc, char** argv) {
       }
     });
 
+    // Whatever fails from here on, the loader stops and is joined before the error is reported.
+    struct JoinLoader {
+      std::atomic<bool>& stop;
+      std::thread& loader;
+      ~JoinLoader() {
+        stop = true;
+        if (loader.joinable()) loader.join();
+      }
+    } join_loader{stop, loader};
     std::vector<Sample> samples;
     const auto deadline = load_start + std::chrono::seconds(seconds);
     auto next_sample = load_start + 1s;
@@ -650,7 +661,7 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_until(std::min(next_probe, next_sample));
     }
     stop = true;
-    loader.join();
+    if (loader.joinable()) loader.join();
     const double load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
     const double cpu1 = xrm::bench::cpu_seconds(gw.pid());
     std::this_thread::sleep_for(1s);  // the last probes' answers
