@@ -50,6 +50,8 @@ Rss rss_detail(int pid);
 // The process's resident memory by mapping (a file's path, or "[heap]", "[stack]", "[anon]"),
 // summed over each name's mappings, largest first; empty if unreadable.
 std::vector<std::pair<std::string, long>> rss_by_mapping(int pid);
+// This program's own path (/proc/self/exe), to re-execute it as a child process.
+std::string self_path();
 // Open file descriptors of the process; -1 if unreadable.
 int open_fds(int pid);
 // CPU time the process has used so far, user plus system, all its threads including exited ones

@@ -353,13 +353,6 @@ void report_latency(const char* key, const char* what, const std::vector<double>
                       .target = p99_target});
 }
 
-std::string self_path() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -455,7 +448,7 @@ int main(int argc, char** argv) {
         stop_daemon(gw);
       }
       start_empty_ms = xrm::bench::median(t);
-      xrm::testing::Process bare({.argv = {self_path(), "--idle-child", local.url(), "--user", local.admin_user()},
+      xrm::testing::Process bare({.argv = {xrm::bench::self_path(), "--idle-child", local.url(), "--user", local.admin_user()},
                                   .env = {{kPasswordEnv, local.admin_password()}},
                                   .stdout_path = dir.file("idle-bare.log")});
       if (!xrm::testing::poll_until([&] { return xrm::testing::read_file(dir.file("idle-bare.log")).find("subscribed") !=

@@ -948,13 +948,6 @@ void print_summary(Format format, int qos, const std::vector<Run>& bare, const s
                       .ratio = gw_cpu / bare_cpu});
 }
 
-std::string self_path() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1046,7 +1039,7 @@ int main(int argc, char** argv) {
     Bench bench{local};
     bench.broker_pid = xrm::bench::find_process(local.config_path());
     if (bench.broker_pid < 0) throw std::runtime_error("cannot find the local broker's pid");
-    bench.self = self_path();
+    bench.self = xrm::bench::self_path();
     bench.dir = dir.path();
     bench.publisher_kind = publisher_kind;
     bench.publisher_password = "bench-pub-" + std::to_string(::getpid());

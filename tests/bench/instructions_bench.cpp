@@ -175,7 +175,8 @@ class Fleet {
       : seq_(static_cast<std::size_t>(devices), 0),
         client_(broker.url(), "bench-fleet", mqtt::create_options(MQTTVERSION_3_1_1), nullptr) {
     const std::string password = "bench-pub-" + std::to_string(::getpid());
-    create_account(broker, password);
+    xrm::bench::create_publisher_account(broker.url(), broker.admin_user(), broker.admin_password(), kPublisherUser,
+                                         password);
     for (int i = 0; i < devices; ++i) topics_.push_back("xrm/v1/dev/" + xrm::bench::device_id(i) + "/tele");
     mqtt::connect_options opts;
     opts.set_user_name(kPublisherUser);
@@ -210,30 +211,6 @@ class Fleet {
   std::size_t devices() const { return topics_.size(); }
 
  private:
-  static void create_account(const xrm::testing::Mosquitto& broker, const std::string& password) {
-    auto admin =
-        xrm::bench::connect_dynsec_admin(broker.url(), "bench-dynsec", broker.admin_user(), broker.admin_password());
-    const json commands = {{"commands",
-                            {{{"command", "createRole"},
-                              {"rolename", kPublisherUser},
-                              {"acls", {{{"acltype", "publishClientSend"}, {"topic", "xrm/v1/dev/#"}, {"allow", true}}}}},
-                             {{"command", "createClient"},
-                              {"username", kPublisherUser},
-                              {"password", password},
-                              {"roles", {{{"rolename", kPublisherUser}}}}}}}};
-    admin->publish("$CONTROL/dynamic-security/v1", commands.dump(), 1, false)->wait();
-    auto msg = admin->try_consume_message_for(10s);
-    if (!msg) throw std::runtime_error("dynamic security: no response to createRole/createClient");
-    const json response = json::parse(msg->to_string(), nullptr, false);
-    if (response.is_discarded() || !response.contains("responses")) {
-      throw std::runtime_error("dynamic security: unexpected response " + msg->to_string());
-    }
-    for (const auto& r : response["responses"]) {
-      if (r.contains("error")) throw std::runtime_error("dynamic security: " + r.dump());
-    }
-    admin->disconnect()->wait();
-  }
-
   std::vector<std::uint64_t> seq_;
   std::vector<std::string> topics_;
   std::uint64_t next_ = 0;
