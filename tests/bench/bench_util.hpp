@@ -13,6 +13,8 @@ namespace xrm::bench {
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0);
+// ms since the Unix epoch (a payload's "ts").
+long long unix_ms();
 double seconds_between(Clock::time_point from, Clock::time_point to);
 
 struct Stats {

@@ -104,9 +104,10 @@ when = "last(temp_c, 1m) > 50"
 penalty = 60
 )";
 
-long long unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// A fleet device's telemetry (about 60 bytes of JSON): the payload's length in out.
+int fleet_payload(char* out, std::size_t size, std::uint64_t seq) {
+  return std::snprintf(out, size, R"({"seq":%llu,"ts":%lld,"temp_c":4.25,"door_open":0})",
+                       static_cast<unsigned long long>(seq), xrm::bench::unix_ms());
 }
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
@@ -546,7 +547,7 @@ int main(int argc, char** argv) {
     auto probe_publish = [&](int p, bool hot) {
       char payload[96];
       const int n = std::snprintf(payload, sizeof payload, R"({"seq":%llu,"ts":%lld,"temp_c":%s})",
-                                  static_cast<unsigned long long>(++probe_seq[static_cast<std::size_t>(p)]), unix_ms(),
+                                  static_cast<unsigned long long>(++probe_seq[static_cast<std::size_t>(p)]), xrm::bench::unix_ms(),
                                   hot ? "99.5" : "4.25");
       probe_state.check_before_reuse(devices + p);
       probe_state.sent(devices + p, hot, Clock::now());
@@ -562,8 +563,7 @@ int main(int argc, char** argv) {
       for (int p = 0; p < probes; ++p) probe_publish(p, false);
       char payload[128];
       for (int d = 0; d < devices; ++d) {
-        const int n = std::snprintf(payload, sizeof payload, R"({"seq":%llu,"ts":%lld,"temp_c":4.25,"door_open":0})",
-                                    static_cast<unsigned long long>(++seq[static_cast<std::size_t>(d)]), unix_ms());
+        const int n = fleet_payload(payload, sizeof payload, ++seq[static_cast<std::size_t>(d)]);
         pub.publish(tele_topic(d), payload, static_cast<std::size_t>(n), 1, false);
       }
       const auto total = static_cast<std::uint64_t>(devices + probes);
@@ -600,8 +600,7 @@ int main(int argc, char** argv) {
         const double owed = rate * std::chrono::duration<double>(Clock::now() - load_start).count();
         while (static_cast<double>(i) < owed && !stop) {
           const auto d = static_cast<std::size_t>(i % static_cast<std::uint64_t>(devices));
-          const int n = std::snprintf(payload, sizeof payload, R"({"seq":%llu,"ts":%lld,"temp_c":4.25,"door_open":0})",
-                                      static_cast<unsigned long long>(++seq[d]), unix_ms());
+          const int n = fleet_payload(payload, sizeof payload, ++seq[d]);
           try {
             pub.publish(tele_topic(static_cast<int>(d)), payload, static_cast<std::size_t>(n), 0, false);
             published.fetch_add(1, std::memory_order_relaxed);

@@ -107,12 +107,6 @@ for = "30s"
 penalty = 40
 )";
 
-// ms since the Unix epoch, the payload's "ts".
-long long unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The two payload encodings the contract allows on .../tele.
 enum class Format { kJson, kProtobuf };
 
@@ -123,11 +117,11 @@ const char* to_string(Format f) { return f == Format::kJson ? "JSON" : "protobuf
 int format_payload(Format format, char* out, std::size_t size, std::uint64_t seq) {
   if (format == Format::kJson) {
     return std::snprintf(out, size, R"({"seq":%llu,"ts":%lld,"temp_c":4.25,"door":0})",
-                         static_cast<unsigned long long>(seq), unix_ms());
+                         static_cast<unsigned long long>(seq), xrm::bench::unix_ms());
   }
   xrm::v1::Telemetry t;
   t.set_seq(static_cast<std::uint32_t>(seq));
-  t.set_ts(static_cast<std::uint64_t>(unix_ms()));
+  t.set_ts(static_cast<std::uint64_t>(xrm::bench::unix_ms()));
   auto* temp = t.add_metrics();
   temp->set_name("temp_c");
   temp->set_value(4.25);
