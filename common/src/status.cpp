@@ -13,6 +13,7 @@ std::string Status::to_string() const {
     case Code::kCorruption: name = "corruption"; break;
     case Code::kUnavailable: name = "unavailable"; break;
     case Code::kInternal: name = "internal error"; break;
+    case Code::kPermissionDenied: name = "permission denied"; break;
   }
   return std::string(name) + ": " + message_;
 }

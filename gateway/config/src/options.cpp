@@ -101,6 +101,12 @@ std::span<const OptionSpec> option_table() {
 
       {"control", "socket", OptionType::kPath, "/run/xrm-gateway/control.sock", false, false, "",
        "Unix socket xrmctl talks to (mode 0660).", XRM_STR(control.socket)},
+      {"control", "group", OptionType::kString, "", false, false, "",
+       "Group whose members may use the control socket: the socket file gets this group, and the daemon checks "
+       "every client's credentials (SO_PEERCRED, with supplementary groups) and refuses, with permission_denied, "
+       "anyone who is not root, not the daemon's own user and not in the group. Empty: the daemon's own group "
+       "(xrm-gateway in the package).",
+       XRM_STR(control.group)},
 
       {"ingest", "max_payload", OptionType::kSize, "16KiB", false, true, "",
        "Largest device payload the gateway decodes; a larger one goes to the dead-letter table.",

@@ -1,5 +1,6 @@
 #include "xrm/control/server.hpp"
 
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,8 +12,10 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
+#include <vector>
 
 #include "xrm/common/log.hpp"
 
@@ -27,6 +30,25 @@ using nlohmann::json;
 constexpr std::chrono::seconds kAcceptRetry{1};
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+// The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13); empty if the kernel cannot tell.
+std::vector<gid_t> peer_groups(int fd) {
+#ifdef SO_PEERGROUPS
+  std::vector<gid_t> groups(16);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    socklen_t length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
+      groups.resize(length / sizeof(gid_t));
+      return groups;
+    }
+    if (errno != ERANGE) break;
+    groups.resize(length / sizeof(gid_t) + 1);  // the kernel said how many there are
+  }
+#else
+  (void)fd;
+#endif
+  return {};
+}
 
 // Creates the missing directories above path, each 0750 whatever the umask.
 Status make_parent_dirs(const std::string& path) {
@@ -75,13 +97,40 @@ Status remove_stale(const std::string& path) {
 
 }  // namespace
 
+bool may_use(const ServerAccess& access, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) {
+  return uid == 0 || uid == access.owner || gid == access.group ||
+         std::find(groups.begin(), groups.end(), access.group) != groups.end();
+}
+
+Result<gid_t> group_id(const std::string& name) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos && name.size() < 10) {
+    return static_cast<gid_t>(std::stoul(name));
+  }
+  group entry{};
+  group* found = nullptr;
+  std::vector<char> buffer(4096);
+  int rc = 0;
+  while ((rc = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+         buffer.size() < (1U << 20)) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (rc != 0) return Status::io_error("cannot look up group '" + name + "': " + errno_text(rc));
+  if (found == nullptr) return Status::invalid_argument("no group named '" + name + "'");
+  return found->gr_gid;
+}
+
 // The listening socket and what every connection shares. Owned by the Server and by the pending
 // accept and connections, so completions that run after ~Server still find it; closed_ tells them
 // the Server is gone.
 class Server::Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(asio::io_context& io, std::string path, Handler handler, ServerLimits limits)
-      : path_(std::move(path)), handler_(std::move(handler)), limits_(limits), acceptor_(io), retry_(io) {}
+  Listener(asio::io_context& io, std::string path, Handler handler, ServerLimits limits, ServerAccess access)
+      : path_(std::move(path)),
+        handler_(std::move(handler)),
+        limits_(limits),
+        access_(access),
+        acceptor_(io),
+        retry_(io) {}
 
   Status listen();
   void accept();
@@ -96,11 +145,12 @@ class Server::Listener : public std::enable_shared_from_this<Listener> {
  private:
   friend class Server::Connection;
   void on_accept(const error_code& ec, Socket socket);
-  void turn_away(Socket socket);
+  void turn_away(Socket socket, const Status& why);
 
   const std::string path_;
   const Handler handler_;
   const ServerLimits limits_;
+  const ServerAccess access_;
   asio::local::stream_protocol::acceptor acceptor_;
   asio::steady_timer retry_;                     // waits after a failed accept (EMFILE) instead of spinning
   std::unordered_set<Connection*> connections_;  // open ones; each removes itself when it closes
@@ -161,6 +211,13 @@ Status Server::Listener::listen() {
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (ec) return Status::io_error("cannot bind control socket " + path_ + ": " + ec.message());
+  if (::chown(path_.c_str(), static_cast<uid_t>(-1), access_.group) != 0) {
+    const int err = errno;
+    ::unlink(path_.c_str());
+    return Status::io_error("cannot give control socket " + path_ + " group " + std::to_string(access_.group) +
+                            " (control.group): " + errno_text(err) +
+                            (err == EPERM ? " (the daemon's user must be a member of that group)" : ""));
+  }
   if (::chmod(path_.c_str(), 0660) != 0) {
     ec.assign(errno, boost::system::system_category());
   } else {
@@ -188,28 +245,33 @@ void Server::Listener::on_accept(const error_code& ec, Socket socket) {
     });
     return;
   }
-  if (connections_.size() >= limits_.max_clients) {
+  ucred cred{};
+  socklen_t length = sizeof cred;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+    XRM_WARN << "control socket " << path_ << ": no peer credentials (" << errno_text(errno) << "); closed";
+  } else if (!may_use(access_, cred.uid, cred.gid, peer_groups(socket.native_handle()))) {
     ++rejected_;
-    turn_away(std::move(socket));
+    XRM_NOTICE << "control socket " << path_ << ": refused uid " << cred.uid << " (pid " << cred.pid
+               << "): not root, not the daemon's user and not in group " << access_.group;
+    turn_away(std::move(socket), Status::permission_denied("uid " + std::to_string(cred.uid) +
+                                                           " may not use the control socket: not in its group (gid " +
+                                                           std::to_string(access_.group) + ", control.group)"));
+  } else if (connections_.size() >= limits_.max_clients) {
+    ++rejected_;
+    turn_away(std::move(socket), Status::unavailable("too many control clients"));
+    XRM_NOTICE << "control socket " << path_ << ": turned a client away (" << limits_.max_clients << " connected)";
   } else {
-    ucred cred{};
-    socklen_t length = sizeof cred;
-    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
-      std::make_shared<Connection>(shared_from_this(), std::move(socket), Peer{cred.uid, cred.gid, cred.pid, {}})->start();
-    } else {
-      XRM_WARN << "control socket " << path_ << ": no peer credentials (" << errno_text(errno) << "); closed";
-    }
+    std::make_shared<Connection>(shared_from_this(), std::move(socket), Peer{cred.uid, cred.gid, cred.pid, {}})->start();
   }
   accept();
 }
 
-void Server::Listener::turn_away(Socket socket) {
+void Server::Listener::turn_away(Socket socket, const Status& why) {
   // One short line into a fresh socket's empty buffer: written at once, so no need to wait.
-  const std::string line = encode_response(Status::unavailable("too many control clients"));
+  const std::string line = encode_response(why);
   error_code ignored;
   socket.non_blocking(true, ignored);
   asio::write(socket, asio::buffer(line), ignored);
-  XRM_NOTICE << "control socket " << path_ << ": turned a client away (" << limits_.max_clients << " connected)";
 }
 
 void Server::Listener::close() {
@@ -319,8 +381,8 @@ void Server::Connection::write(std::string line, bool then_close) {
 }
 
 Result<std::unique_ptr<Server>> Server::open(boost::asio::io_context& io, std::string path, Handler handler,
-                                             ServerLimits limits) {
-  auto listener = std::make_shared<Listener>(io, std::move(path), std::move(handler), limits);
+                                             ServerLimits limits, ServerAccess access) {
+  auto listener = std::make_shared<Listener>(io, std::move(path), std::move(handler), limits, access);
   if (Status st = listener->listen(); !st) return st;
   listener->accept();
   return std::unique_ptr<Server>(new Server(std::move(listener)));

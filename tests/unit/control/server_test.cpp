@@ -2,10 +2,12 @@
 // where the test has to misbehave (pipelining, partial lines, never reading, hanging up).
 #include <CppUTest/TestHarness.h>
 
+#include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "xrm/control/client.hpp"
 #include "xrm/control/server.hpp"
@@ -32,6 +35,7 @@ using xrm::control::Client;
 using xrm::control::Reply;
 using xrm::control::Request;
 using xrm::control::Server;
+using xrm::control::ServerAccess;
 using xrm::control::ServerLimits;
 
 namespace {
@@ -112,8 +116,52 @@ Status status_named(const std::string& code, std::string message) {
                                                                         {"io_error", &Status::io_error},
                                                                         {"corruption", &Status::corruption},
                                                                         {"unavailable", &Status::unavailable},
-                                                                        {"internal", &Status::internal}};
+                                                                        {"internal", &Status::internal},
+                                                                        {"permission_denied", &Status::permission_denied}};
   return makers.at(code)(std::move(message));
+}
+
+// Runs a client in a child process as uid/gid 65534 (nobody) with the supplementary groups
+// `groups`: it connects to path, sends `request` and returns what it read until the server closed
+// or 2 s passed. The child only makes system calls (the parent has threads). Needs root.
+std::string as_nobody(const std::string& path, const std::vector<gid_t>& groups, const std::string& request) {
+  int out[2];
+  CHECK_EQUAL(0, ::pipe(out));
+  const pid_t pid = ::fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    ::close(out[0]);
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_un addr = address(path);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) ::_exit(4);
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
+      // The server may have closed already: what it sent is still there to read.
+    }
+    char buffer[4096];
+    for (int rounds = 0; rounds < 20; ++rounds) {
+      pollfd entry{fd, POLLIN, 0};
+      if (::poll(&entry, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      if (::write(out[1], buffer, static_cast<std::size_t>(n)) != n) ::_exit(5);
+      if (std::memchr(buffer, '\n', static_cast<std::size_t>(n)) != nullptr && request.find("echo") != std::string::npos) {
+        break;  // a served client got its answer
+      }
+    }
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(out[0], buffer, sizeof buffer)) > 0) got.append(buffer, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK_TEXT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+             ("the child client failed at step " + std::to_string(WEXITSTATUS(status))).c_str());
+  return got;
 }
 
 }  // namespace
@@ -166,15 +214,15 @@ TEST_GROUP(ControlServer) {
     fs::remove_all(root);
   }
 
-  xrm::Result<std::unique_ptr<Server>> open(ServerLimits limits = {}) {
+  xrm::Result<std::unique_ptr<Server>> open(ServerLimits limits = {}, ServerAccess access = {}) {
     return on_io([&] {
       return Server::open(
-          io, path, [this](Request r, Reply reply) { handle(std::move(r), std::move(reply)); }, limits);
+          io, path, [this](Request r, Reply reply) { handle(std::move(r), std::move(reply)); }, limits, access);
     });
   }
 
-  void start(ServerLimits limits = {}) {
-    auto opened = open(limits);
+  void start(ServerLimits limits = {}, ServerAccess access = {}) {
+    auto opened = open(limits, access);
     CHECK_TEXT(opened.is_ok(), opened.status().to_string().c_str());
     server = std::move(opened).value();
   }
@@ -470,6 +518,66 @@ TEST(ControlServer, SocketIs0660InA0750DirectoryWhateverTheUmask) {
   CHECK_EQUAL(0750, st.st_mode & 07777);
   CHECK_EQUAL(0, ::stat((root + "/run").c_str(), &st));
   CHECK_EQUAL(0750, st.st_mode & 07777);
+}
+
+TEST(ControlServer, OnlyRootTheDaemonsUserAndMembersOfTheGroupMayUseTheSocket) {
+  ServerAccess access;
+  access.owner = 1000;
+  access.group = 2000;
+  CHECK(xrm::control::may_use(access, 0, 0, {}));                // root
+  CHECK(xrm::control::may_use(access, 1000, 1000, {}));          // the daemon's own user
+  CHECK(xrm::control::may_use(access, 1001, 2000, {}));          // primary group
+  CHECK(xrm::control::may_use(access, 1001, 1001, {27, 2000}));  // supplementary group
+  CHECK_FALSE(xrm::control::may_use(access, 1001, 1001, {}));
+  CHECK_FALSE(xrm::control::may_use(access, 1001, 1001, {27, 2001}));
+  CHECK_FALSE(xrm::control::may_use(access, 65534, 65534, {65534}));
+}
+
+TEST(ControlServer, TheSocketFileGetsTheConfiguredGroup) {
+  ServerAccess access;
+  access.group = ::getegid();
+  start({}, access);
+  struct stat st {};
+  CHECK_EQUAL(0, ::stat(path.c_str(), &st));
+  CHECK_EQUAL(access.group, st.st_gid);
+  if (::geteuid() != 0) return;  // only root may give a file a group it is not in
+  server.reset();
+  access.group = 4242;
+  start({}, access);
+  CHECK_EQUAL(0, ::stat(path.c_str(), &st));
+  CHECK_EQUAL(4242U, st.st_gid);
+}
+
+// Credentials are checked by the server, not only by the file's mode: the socket is opened to
+// everyone here (0666, directories 0755), and a client outside the group is still refused.
+TEST(ControlServer, APeerOutsideTheGroupGetsPermissionDeniedWhateverTheFileMode) {
+  CHECK_TEXT(::geteuid() == 0, "this test runs clients as another user and needs root (CI runs as root)");
+  ServerAccess access;
+  access.group = 4242;  // nobody is not in it
+  start({}, access);
+  CHECK_EQUAL(0, ::chmod(path.c_str(), 0666));
+  CHECK_EQUAL(0, ::chmod((root + "/run/xrm").c_str(), 0755));
+  CHECK_EQUAL(0, ::chmod((root + "/run").c_str(), 0755));
+  CHECK_EQUAL(0, ::chmod(root.c_str(), 0755));
+  const std::string got = as_nobody(path, {}, "{\"verb\":\"echo\"}\n");
+  STRCMP_CONTAINS("\"code\":\"permission_denied\"", got.c_str());
+  STRCMP_CONTAINS("uid 65534 may not use the control socket", got.c_str());
+  CHECK(got.find("\"ok\":true") == std::string::npos);
+  CHECK_EQUAL(1U, on_io([this] { return server->rejected(); }));
+  CHECK_EQUAL(0U, on_io([this] { return server->requests(); }));
+}
+
+TEST(ControlServer, AMemberThroughASupplementaryGroupIsServed) {
+  CHECK_TEXT(::geteuid() == 0, "this test runs clients as another user and needs root (CI runs as root)");
+  ServerAccess access;
+  access.group = 4242;
+  start({}, access);
+  CHECK_EQUAL(0, ::chmod((root + "/run/xrm").c_str(), 0755));
+  CHECK_EQUAL(0, ::chmod((root + "/run").c_str(), 0755));
+  CHECK_EQUAL(0, ::chmod(root.c_str(), 0755));
+  // The socket stays 0660 root:4242: the member reaches it through the file's group, too.
+  const std::string got = as_nobody(path, {4242}, "{\"verb\":\"echo\",\"args\":{\"x\":1}}\n");
+  STRCMP_EQUAL((ok_line(json{{"x", 1}}) + "\n").c_str(), got.c_str());
 }
 
 TEST(ControlServer, StaleSocketFileIsReplaced) {

@@ -10,7 +10,7 @@ namespace xrm {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kAlreadyExists, kIoError, kCorruption, kUnavailable, kInternal };
+  enum class Code { kOk, kInvalidArgument, kNotFound, kAlreadyExists, kIoError, kCorruption, kUnavailable, kInternal, kPermissionDenied };
 
   Status() = default;
   static Status ok() { return {}; }
@@ -21,6 +21,8 @@ class Status {
   static Status corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
   static Status unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
   static Status internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  // The caller may not do this (a control client outside the configured group).
+  static Status permission_denied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
 
   bool is_ok() const { return code_ == Code::kOk; }
   explicit operator bool() const { return is_ok(); }

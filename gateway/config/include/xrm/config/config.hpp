@@ -48,6 +48,7 @@ struct Config {
   } upstream;
   struct Control {
     std::string socket;
+    std::string group;  // empty: the daemon's own group
   } control;
   struct Ingest {
     std::uint64_t max_payload = 0;    // bytes

@@ -39,7 +39,7 @@ struct Request {
 
 // "invalid_argument", "not_found", ... ("ok" for kOk).
 std::string_view code_name(Status::Code code);
-// The inverse for the seven error codes; any other name (including "ok") -> kInternal, so a
+// The inverse for the eight error codes; any other name (including "ok") -> kInternal, so a
 // response from a newer server still reads as an error.
 Status::Code code_from_name(std::string_view name);
 

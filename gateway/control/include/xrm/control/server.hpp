@@ -3,6 +3,9 @@
 // protocol of protocol.hpp. Requests on one connection are answered in order, one at a time: the
 // next request is read only after the previous response is written, so a client that does not read
 // cannot make the server buffer more than one response. Everything here belongs to the io thread.
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
@@ -11,6 +14,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "xrm/common/status.hpp"
 #include "xrm/control/protocol.hpp"
@@ -37,14 +41,28 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{30000};
 };
 
+// Who may use the socket, checked on every connection from the peer's credentials (SO_PEERCRED and
+// SO_PEERGROUPS), whatever the socket file's mode says: root, the daemon's own user, and members of
+// `group`, as their primary or a supplementary group. Anyone else gets one permission_denied line
+// and is closed before a byte of theirs is read.
+struct ServerAccess {
+  uid_t owner = ::geteuid();
+  gid_t group = ::getegid();  // the socket file is given this group
+};
+// The check itself, for one peer's uid, primary gid and supplementary groups.
+bool may_use(const ServerAccess& access, uid_t uid, gid_t gid, const std::vector<gid_t>& groups);
+// A group name (or a number) to its gid: invalid_argument naming it when there is no such group.
+Result<gid_t> group_id(const std::string& name);
+
 class Server {
  public:
   // Listens on a Unix socket at path, mode 0660; missing parent directories are created 0750. A
   // stale socket file (nobody accepting) is replaced; a live one (another daemon) -> unavailable, a
   // non-socket file at path -> io_error, both leaving the file alone. Errors name the path and the
-  // errno text. io must outlive the Server; handler runs on io's thread.
+  // errno text. The file's group is access.group (io_error if it cannot be set). io must outlive
+  // the Server; handler runs on io's thread.
   static Result<std::unique_ptr<Server>> open(boost::asio::io_context& io, std::string path, Handler handler,
-                                              ServerLimits limits = {});
+                                              ServerLimits limits = {}, ServerAccess access = {});
   // Unlinks the socket file and closes every connection; pending Replies then do nothing. Call on
   // the io thread (or once it has stopped).
   ~Server();
@@ -55,7 +73,7 @@ class Server {
   std::size_t clients() const;
   // Well-formed requests handed to the handler.
   std::uint64_t requests() const;
-  // Requests and connections refused: oversize, malformed, over max_clients.
+  // Requests and connections refused: oversize, malformed, over max_clients, not allowed.
   std::uint64_t rejected() const;
   const std::string& path() const;
 
