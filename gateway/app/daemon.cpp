@@ -126,6 +126,10 @@ class Daemon {
     auto db = store::Database::open(config_.gateway.data_dir);
     if (!db) {
       XRM_ERROR << db.status().message();
+      if (db.status().code() == Status::Code::kCorruption) {
+        XRM_ERROR << "the database was left as it is; to recover, move gateway.db and its -wal and -shm files aside "
+                     "and restore a backup or salvage what is readable (docs/operations.md, \"A damaged database\")";
+      }
       return kExitFailure;
     }
     db_ = std::move(*db);
@@ -262,9 +266,19 @@ class Daemon {
     uplink_->subscribe(topics::gw_commands(config_.gateway.id), 1, [this](const uplink::Uplink::Message& msg) {
       commands_->handle(IncomingCommand::from_message(*msg));
     });
-    auto server = control::Server::open(io_, config_.control.socket, [this](control::Request req, control::Reply reply) {
-      control_api_->handle(std::move(req), std::move(reply));
-    });
+    control::ServerAccess access;
+    if (!config_.control.group.empty()) {
+      auto gid = control::group_id(config_.control.group);
+      if (!gid) {
+        XRM_ERROR << "control.group: " << gid.status().message();
+        return kExitUsage;
+      }
+      access.group = *gid;
+    }
+    auto server = control::Server::open(
+        io_, config_.control.socket,
+        [this](control::Request req, control::Reply reply) { control_api_->handle(std::move(req), std::move(reply)); },
+        {}, access);
     if (!server) {
       XRM_ERROR << "control socket: " << server.status().message();
       return kExitFailure;

@@ -252,6 +252,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& data_dir, Sy
     return st;
   }
   if (Status st = db->exec("PRAGMA foreign_keys=ON;"); !st) return st;
+  if (Status st = db->quick_check(); !st) return st;
   if (Status st = db->migrate(); !st) return st;
   return db;
 }
@@ -270,7 +271,9 @@ Status Database::exec(std::string_view sql) {
     sqlite3_free(msg);
     // "file is not a database" and friends are corruption, not a passing I/O problem.
     const int code = sqlite3_errcode(db_);
-    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) return Status::corruption(path_ + ": " + why);
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+      return Status::corruption(path_ + ": the database is damaged (" + why + ")");
+    }
     return Status::io_error(path_ + ": " + why);
   }
   return Status::ok();
@@ -290,6 +293,31 @@ Status Database::transaction(const std::function<Status()>& work) {
   if (st) st = exec("COMMIT;");
   if (!st) exec("ROLLBACK;");
   return st;
+}
+
+Status Database::quick_check() {
+  // quick_check reads every page once (no index cross-check): a truncated or overwritten file is
+  // found here, at start, rather than as a failed write in the middle of the pipeline.
+  sqlite3_stmt* stmt = nullptr;
+  std::string problems;
+  int rc = sqlite3_prepare_v2(db_, "PRAGMA quick_check(5);", -1, &stmt, nullptr);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    const std::string line = text == nullptr ? "" : text;
+    if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+    rc = SQLITE_OK;
+  }
+  const int code = sqlite3_errcode(db_);
+  const std::string message = sqlite3_errmsg(db_);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+      return Status::corruption(path_ + ": the database is damaged (quick_check: " + message + ")");
+    }
+    return Status::io_error(path_ + ": quick_check: " + message);
+  }
+  if (!problems.empty()) return Status::corruption(path_ + ": the database is damaged (quick_check: " + problems + ")");
+  return Status::ok();
 }
 
 int Database::schema_version() const {

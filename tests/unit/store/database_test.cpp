@@ -74,6 +74,54 @@ TEST(Database, GarbageFileIsReportedAsCorruption) {
   STRCMP_CONTAINS("gateway.db", db.status().message().c_str());
 }
 
+TEST(Database, TruncatedFileIsReportedAsCorruptionAndLeftAsItIs) {
+  const std::string file = root + "/gateway.db";
+  {
+    auto db = xrm::store::Database::open(root);
+    CHECK(db.is_ok());
+    CHECK((*db)->exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body TEXT);").is_ok());
+    CHECK((*db)->transaction([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (auto st = (*db)->exec("INSERT INTO filler(body) VALUES(printf('%.500c', 'x'));"); !st) return st;
+      }
+      return xrm::Status::ok();
+    }).is_ok());
+  }  // closed: the WAL is checkpointed into the file and removed
+  const auto full = fs::file_size(file);
+  CHECK(full > 1000000);
+  fs::resize_file(file, full / 2);
+  auto db = xrm::store::Database::open(root);
+  CHECK_FALSE(db.is_ok());
+  CHECK_TEXT(db.status().code() == xrm::Status::Code::kCorruption, db.status().to_string().c_str());
+  STRCMP_CONTAINS(file.c_str(), db.status().message().c_str());
+  STRCMP_CONTAINS("damaged", db.status().message().c_str());
+  CHECK_EQUAL(full / 2, fs::file_size(file));  // nothing was written to it
+}
+
+TEST(Database, APageOverwrittenInTheMiddleIsReportedAsCorruption) {
+  const std::string file = root + "/gateway.db";
+  {
+    auto db = xrm::store::Database::open(root);
+    CHECK(db.is_ok());
+    CHECK((*db)->exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body TEXT);").is_ok());
+    CHECK((*db)->transaction([&] {
+      for (int i = 0; i < 500; ++i) {
+        if (auto st = (*db)->exec("INSERT INTO filler(body) VALUES(printf('%.500c', 'x'));"); !st) return st;
+      }
+      return xrm::Status::ok();
+    }).is_ok());
+  }
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2 / 4096 * 4096));
+    const std::string junk(4096, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto db = xrm::store::Database::open(root);
+  CHECK_FALSE(db.is_ok());
+  CHECK_TEXT(db.status().code() == xrm::Status::Code::kCorruption, db.status().to_string().c_str());
+}
+
 TEST(Database, DataDirThatIsAFileIsAnError) {
   std::ofstream(root + "/file") << "x";
   auto db = xrm::store::Database::open(root + "/file");

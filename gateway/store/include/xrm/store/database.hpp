@@ -57,7 +57,9 @@ class Database {
   enum class Sync { kNormal, kFull };
 
   // Opens (creating data_dir 0700 and the file 0600 if missing) and migrates to the newest schema.
-  // A newer schema than this build knows is refused rather than touched.
+  // A newer schema than this build knows is refused rather than touched. A damaged file (not a
+  // database, truncated, pages overwritten: PRAGMA quick_check) -> corruption naming the file and
+  // what SQLite found, and nothing is written to it.
   static Result<std::unique_ptr<Database>> open(const std::string& data_dir, Sync sync = Sync::kFull);
   ~Database();
   Database(const Database&) = delete;
@@ -79,6 +81,7 @@ class Database {
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status migrate();
+  Status quick_check();
   Status error(std::string_view what) const;
 
   sqlite3* db_;
