@@ -12,7 +12,8 @@ using nlohmann::json;
 
 constexpr Status::Code kErrorCodes[] = {
     Status::Code::kInvalidArgument, Status::Code::kNotFound,    Status::Code::kAlreadyExists, Status::Code::kIoError,
-    Status::Code::kCorruption,      Status::Code::kUnavailable, Status::Code::kInternal};
+    Status::Code::kCorruption,      Status::Code::kUnavailable, Status::Code::kInternal,
+    Status::Code::kPermissionDenied};
 
 Status make_status(Status::Code code, std::string message) {
   switch (code) {
@@ -22,6 +23,7 @@ Status make_status(Status::Code code, std::string message) {
     case Status::Code::kIoError: return Status::io_error(std::move(message));
     case Status::Code::kCorruption: return Status::corruption(std::move(message));
     case Status::Code::kUnavailable: return Status::unavailable(std::move(message));
+    case Status::Code::kPermissionDenied: return Status::permission_denied(std::move(message));
     case Status::Code::kOk:
     case Status::Code::kInternal: break;
   }
@@ -88,6 +90,7 @@ std::string_view code_name(Status::Code code) {
     case Status::Code::kCorruption: return "corruption";
     case Status::Code::kUnavailable: return "unavailable";
     case Status::Code::kInternal: return "internal";
+    case Status::Code::kPermissionDenied: return "permission_denied";
   }
   return "internal";
 }
@@ -103,6 +106,9 @@ Result<Request> parse_request(std::string_view line) {
   if (too_deep(line)) {
     return Status::invalid_argument("request nested deeper than " + std::to_string(kMaxDepth) + " levels");
   }
+  // nlohmann's parser stops at a NUL byte as at the end of input: whatever follows one would be
+  // ignored unseen, so a line with one is refused as a whole.
+  if (line.find('\0') != std::string_view::npos) return Status::invalid_argument("request contains a NUL byte");
   json doc = json::parse(line, nullptr, false);
   if (doc.is_discarded()) return Status::invalid_argument("request is not valid JSON");
   if (!doc.is_object()) return Status::invalid_argument("request is not a JSON object");

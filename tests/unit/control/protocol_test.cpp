@@ -120,3 +120,27 @@ TEST(ControlProtocol, AnActorOverrideIsNamedAsItIs) {
   const control::Peer central{0, 0, 0, "central:ops"};
   STRCMP_EQUAL("central:ops", central.actor().c_str());
 }
+
+// Bad-input matrix (docs/reliability.md): request lines of the wrong shape.
+TEST(ControlProtocol, ArgsOfAnyOtherTypeAndUndecodableLinesAreRefused) {
+  const std::pair<std::string, const char*> cases[] = {
+      {R"({"verb":"status","args":null})", R"(request "args" is not a JSON object)"},
+      {R"({"verb":"status","args":"x"})", R"(request "args" is not a JSON object)"},
+      {R"({"verb":"status","args":7})", R"(request "args" is not a JSON object)"},
+      {R"({"verb":"status","args":true})", R"(request "args" is not a JSON object)"},
+      {R"({"verb":null})", R"(request has no "verb" (a non-empty string))"},
+      {R"({"verb":["status"]})", R"(request has no "verb" (a non-empty string))"},
+      {"{\"verb\":\"st\xff\"}", "request is not valid JSON"},
+      {std::string("{\"verb\":\"sta\0tus\"}", 18), "request contains a NUL byte"},
+      {std::string("{\"verb\":\0\"status\"}", 18), "request contains a NUL byte"},
+      {std::string("{\"verb\":\"status\"}\0junk", 22), "request contains a NUL byte"},
+      {R"({"verb":"status"} {"verb":"status"})", "request is not valid JSON"},
+      {R"("status")", "request is not a JSON object"},
+  };
+  for (const auto& [line, expected] : cases) {
+    const auto request = control::parse_request(line);
+    CHECK_FALSE_TEXT(request.is_ok(), line.c_str());
+    CHECK(request.status().code() == Status::Code::kInvalidArgument);
+    STRCMP_EQUAL_TEXT(expected, request.status().message().c_str(), line.c_str());
+  }
+}
