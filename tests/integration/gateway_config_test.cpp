@@ -124,3 +124,41 @@ TEST(GatewayConfig, CheckConfigAcceptsGoodConfig) {
     CHECK_FALSE_TEXT(exists(gw.data_dir()), "--check-config created the data_dir");
   });
 }
+
+// A broken health.profiles file at start: exit 2 with every error as FILE:LINE:KEY, for a run and
+// for --check-config alike, before the data_dir is touched.
+TEST(GatewayConfig, BadProfilesFileExitsTwoWithFileLineKey) {
+  guarded([&] {
+    xrm::testing::GatewaySettings s;
+    s.gateway_id = "gw-profiles";
+    s.local_url = "tcp://127.0.0.1:1";
+    s.local_username = "xrm-admin";
+    s.local_password = "secret";
+    s.upstream_url = "tcp://127.0.0.1:2";
+    s.profiles_toml =
+        "[[profile]]\n"                       // 1
+        "class = \"chiller\"\n"               // 2
+        "expected_interval = \"10 fortnights\"\n"  // 3: bad duration
+        "\n"                                  // 4
+        "[[profile.rule]]\n"                  // 5
+        "name = \"hot\"\n"                    // 6
+        "when = \"avg(temp_c, 5m) >>> 8\"\n"  // 7: bad expression
+        "penalty = 10\n";                     // 8
+    xrm::testing::GatewayUnderTest gw(XRM_GATEWAYD_PATH, s);
+    for (const char* mode_name : {"run", "check"}) {
+      const std::string mode = mode_name;
+      std::vector<std::string> args = {"--config", gw.config_path()};
+      if (mode == "check") args.push_back("--check-config");
+      const int rc = run_daemon(args, mode);
+      const std::string stderr_text = err(mode);
+      LONGS_EQUAL_TEXT(2, rc, (mode + ": stderr:\n" + stderr_text).c_str());
+      const auto lines = lines_of(stderr_text);
+      for (const std::string& prefix : {gw.profiles_file() + ":3:profile[chiller].expected_interval:",
+                                        gw.profiles_file() + ":7:profile[chiller].rule[hot].when:"}) {
+        CHECK_TEXT(has_line_starting(lines, prefix),
+                   (mode + ": no stderr line starts with \"" + prefix + "\"; stderr:\n" + stderr_text).c_str());
+      }
+      CHECK_FALSE_TEXT(exists(gw.data_dir()), (mode + ": data_dir created despite the bad profiles").c_str());
+    }
+  });
+}

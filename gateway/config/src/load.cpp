@@ -101,13 +101,15 @@ Status check_value(const OptionSpec& spec, std::string_view text) {
 }
 
 // The TOML value as the text the option table parses; sizes may also be plain integers (bytes).
+// A negative integer is passed on as its text too, so it is refused as a value out of range
+// ("-5" is not a count) rather than as a wrong type ("expected an integer, found an integer").
 bool value_text(const OptionSpec& spec, const toml::node& node, std::string& out) {
   if (const auto* s = node.as_string()) {
     out = s->get();
     return true;
   }
   if (spec.type == OptionType::kSize || spec.type == OptionType::kCount) {
-    if (const auto* i = node.as_integer(); i != nullptr && i->get() >= 0) {
+    if (const auto* i = node.as_integer(); i != nullptr) {
       out = std::to_string(i->get());
       return true;
     }

@@ -442,3 +442,44 @@ TEST(IncomingCommand, ReadsTheResponseTopicAndCorrelationDataOfAnMqtt5Message) {
   CHECK(plain.response_topic.empty());
   CHECK(plain.correlation_data.empty());
 }
+
+// Bad-input matrix (docs/reliability.md): request ids and arguments central should not send.
+
+TEST(CentralCommands, ARequestIdLongerThan256BytesIsRefusedWithoutRunning) {
+  const std::string longest(CentralCommands::kMaxRequestId, 'r');
+  handle("retire", command(longest + "x", "retire", {{"device", "pump-1"}}), "central/r", "c");
+  CHECK_EQUAL(0, verbs.requests.size());
+  const Sent& s = only_answer();
+  CHECK_EQUAL(v1::COMMAND_STATUS_REJECTED, s.result.status());
+  STRCMP_EQUAL("", s.result.request_id().c_str());  // not echoed
+  STRCMP_EQUAL("retire: request_id is longer than 256 bytes", s.result.message().c_str());
+  STRCMP_EQUAL("c", s.correlation_data.c_str());
+  CHECK_EQUAL(1, commands->counters().refused);
+  CHECK_EQUAL(0, rows());
+  // Without a response topic it is only logged.
+  handle("retire", command(longest + "x", "retire", {{"device", "pump-1"}}));
+  CHECK_EQUAL(1, sent.size());
+  // 256 bytes is still an id.
+  handle("retire", command(longest, "retire", {{"device", "pump-1"}}));
+  CHECK_EQUAL(1, verbs.requests.size());
+}
+
+TEST(CentralCommands, PingWithAnArgumentIsRejected) {
+  handle("ping", command("r-1", "ping", {{"verbose", "1"}}));
+  const Sent& s = only_answer();
+  CHECK_EQUAL(v1::COMMAND_STATUS_REJECTED, s.result.status());
+  STRCMP_EQUAL("ping: unknown argument \"verbose\"", s.result.message().c_str());
+  CHECK_EQUAL(0, verbs.requests.size());
+}
+
+TEST(CentralCommands, AnEmptyPayloadIsACommandWithoutARequestId) {
+  // An empty payload is a valid (empty) protobuf Command: refused as having no request id.
+  handle("ping", "", "central/r", "c");
+  const Sent& s = only_answer();
+  CHECK_EQUAL(v1::COMMAND_STATUS_REJECTED, s.result.status());
+  STRCMP_EQUAL("ping: request_id is missing", s.result.message().c_str());
+  handle("ping", "");
+  CHECK_EQUAL(1, sent.size());
+  CHECK_EQUAL(2, commands->counters().refused);
+  CHECK_EQUAL(0, verbs.requests.size());
+}

@@ -239,3 +239,51 @@ TEST(ConfigSecrets, UnreadableOrEmptyPasswordFileNamesKey) {
   st = xrm::config::read_secrets(c);
   STRCMP_CONTAINS("is empty", st.message().c_str());
 }
+
+// Bad-input matrix (docs/reliability.md): values out of range, negative numbers, odd shapes.
+
+TEST(ConfigLoad, CountsAndSizesOutOfRangeNameTheirRange) {
+  xrm::config::load_string(std::string(kMinimal) + R"([ingest]
+dead_letters = 0
+queue_messages = 100000001
+max_payload = "0B"
+[outbox]
+max_bytes = 0
+)",
+                           "gw.toml", errors);
+  CHECK_TEXT(has_error(errors, "gw.toml:6:ingest.dead_letters: count must be from 1 to 100000000"), joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:7:ingest.queue_messages: count must be from 1 to 100000000"),
+             joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:8:ingest.max_payload: size must be greater than zero"), joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:10:outbox.max_bytes: size must be greater than zero"), joined(errors).c_str());
+  CHECK_EQUAL_TEXT(4U, errors.size(), joined(errors).c_str());
+}
+
+TEST(ConfigLoad, NegativeAndFractionalNumbersAreRefusedAsValuesNotAsTypes) {
+  xrm::config::load_string(std::string(kMinimal) + R"([ingest]
+dead_letters = -5
+max_payload = -1
+queue_messages = 1.5
+[outbox]
+max_bytes = "1.5MiB"
+ttl = "-1d"
+)",
+                           "gw.toml", errors);
+  CHECK_TEXT(has_error(errors, "gw.toml:6:ingest.dead_letters: \"-5\" is not a count from 1 to 100000000"),
+             joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:7:ingest.max_payload: bad size \"-1\""), joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:8:ingest.queue_messages: expected an integer (count), found a number"),
+             joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:10:outbox.max_bytes: bad size \"1.5MiB\""), joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:11:outbox.ttl: bad duration \"-1d\""), joined(errors).c_str());
+  CHECK_EQUAL_TEXT(5U, errors.size(), joined(errors).c_str());
+}
+
+TEST(ConfigLoad, SectionThatIsNotATableAndDuplicateKeysAreRefused) {
+  xrm::config::load_string("gateway = \"gw-01\"\n[upstream]\nurl = \"tcp://h:1\"\n", "gw.toml", errors);
+  CHECK_TEXT(has_error(errors, "gw.toml:1:gateway: expected a table, found a string"), joined(errors).c_str());
+  xrm::config::load_string(std::string(kMinimal) + "url = \"tcp://other:1\"\n", "gw.toml", errors);
+  CHECK_EQUAL_TEXT(1U, errors.size(), joined(errors).c_str());
+  CHECK_TEXT(has_error(errors, "gw.toml:5: "), joined(errors).c_str());
+  STRCMP_CONTAINS("url", errors[0].message.c_str());
+}

@@ -537,3 +537,101 @@ TEST(DecodeEventRejects, TableOfBadInputs) {
       {"invalid UTF-8", "{\"seq\":1,\"type\":\"fault\",\"x\":\"\xed\xa0\x80\"}", "Invalid encoding in string."},
   });
 }
+
+// Bad-input matrix (docs/reliability.md): hostile protobuf and JSON beyond the tables above.
+
+TEST(DecodeTelemetryRejects, ProtobufLengthPrefixesBeyondThePayload) {
+  const std::string claims_4g = "\x08\x01\x1a\xff\xff\xff\xff\x0f"s + "abc";  // metrics field of 2^32-1 bytes
+  const std::string claims_2e63 = "\x08\x01\x1a"s + std::string(9, '\xff') + "\x01" + "abc";  // a 10-byte varint
+  const std::string name_claims_100 = "\x08\x01\x1a\x04\x0a\x64"s + "ab";  // a Metric whose name claims 100 bytes
+  const std::string unknown_claims_1g = "\x08\x01\x7a\x80\x80\x80\x80\x04"s + "x";  // unknown field 15, 1 GiB
+  check_telemetry_rejects({
+      {"metrics field claiming 4 GiB", claims_4g, "neither JSON nor a protobuf Telemetry"},
+      {"metrics field claiming 2^63 bytes", claims_2e63, "neither JSON nor a protobuf Telemetry"},
+      {"metric name claiming 100 bytes", name_claims_100, "neither JSON nor a protobuf Telemetry"},
+      {"unknown field claiming 1 GiB", unknown_claims_1g, "neither JSON nor a protobuf Telemetry"},
+  });
+  check_event_rejects({
+      {"note claiming 4 GiB", "\x08\x01\x22\x05" "fault\x42\xff\xff\xff\xff\x0f" "x"s,
+       "neither JSON nor a protobuf ServiceEvent"},
+      {"attribute entry claiming 1 GiB", "\x08\x01\x22\x05" "fault\x4a\x80\x80\x80\x80\x04"s,
+       "neither JSON nor a protobuf ServiceEvent"},
+  });
+}
+
+TEST(DecodeTelemetry, ProtobufWrongWireTypesAreUnknownFieldsNotReadings) {
+  // The metrics field (3) as a varint and as fixed64: not metrics, counted once as ignored.
+  ok("\x08\x07\x18\x05"s);
+  UNSIGNED_LONGS_EQUAL(7, out.seq);
+  UNSIGNED_LONGS_EQUAL(0, out.metrics.size());
+  UNSIGNED_LONGS_EQUAL(1, out.ignored_fields);
+  ok("\x08\x07\x19"s + std::string(8, '\x01'));
+  UNSIGNED_LONGS_EQUAL(0, out.metrics.size());
+  UNSIGNED_LONGS_EQUAL(1, out.ignored_fields);
+  // A Metric's value (field 2) as a varint: the metric keeps the default 0.
+  ok("\x08\x07"s + metrics_field("\x0a\x01t\x10\x05"s));
+  UNSIGNED_LONGS_EQUAL(1, out.metrics.size());
+  CHECK(same_double(0.0, out.metrics[0].value));
+  UNSIGNED_LONGS_EQUAL(1, out.ignored_fields);
+}
+
+TEST(DecodeTelemetry, ProtobufRepeatedScalarFieldTheLastOneWins) {
+  ok("\x08\x01\x08\x02\x10\x03\x10\x04"s);  // seq 1, seq 2, ts 3, ts 4
+  UNSIGNED_LONGS_EQUAL(2, out.seq);
+  CHECK(out.ts_ms == 4);
+  UNSIGNED_LONGS_EQUAL(0, out.ignored_fields);
+}
+
+TEST(DecodeTelemetry, NegativeZeroIsKeptInBothForms) {
+  ok(R"({"seq":1,"a":-0,"b":-0.0,"c":0})");
+  CHECK(same_double(-0.0, out.metrics[0].value));
+  CHECK(same_double(-0.0, out.metrics[1].value));
+  CHECK(same_double(0.0, out.metrics[2].value));
+  ok(telemetry_pb(1, 0, {{"a", -0.0}}));
+  CHECK(same_double(-0.0, out.metrics[0].value));
+}
+
+TEST(DecodeTelemetry, LongKeysAndStringsWithinTheLimitAreAccepted) {
+  // No limit on a metric name's length other than ingest.max_payload; long strings are skipped.
+  const std::string name(8000, 'k');
+  const std::string payload = R"({"seq":1,")" + name + R"(":2.5,"s":")" + std::string(8000, 'v') + R"("})";
+  CHECK(payload.size() <= DecodeLimits{}.max_payload);
+  ok(payload);
+  UNSIGNED_LONGS_EQUAL(1, out.metrics.size());
+  CHECK(out.metrics[0].name == name);
+  CHECK(same_double(2.5, out.metrics[0].value));
+  UNSIGNED_LONGS_EQUAL(1, out.ignored_fields);
+  // The same name as protobuf.
+  ok(telemetry_pb(2, 0, {{name, 1}}));
+  CHECK(out.metrics[0].name == name);
+}
+
+TEST(DecodeTelemetryRejects, JsonOfTheWrongShape) {
+  check_telemetry_rejects({
+      {"JSON string root", R"("seq")", "neither JSON nor a protobuf Telemetry"},
+      {"JSON number root", "42", "neither JSON nor a protobuf Telemetry"},
+      {"JSON null root", "null", "neither JSON nor a protobuf Telemetry"},
+      {"whitespace only", " \n\t ", "neither JSON nor a protobuf Telemetry"},
+      {"empty object", "{}", "seq is missing"},
+      {"two objects", R"({"seq":1}{"seq":2})", "The document root must not be followed by other values."},
+      {"seq as array", R"({"seq":[1]})", "seq must be an integer from 0 to 4294967295"},
+      {"ts as object", R"({"seq":1,"ts":{"ms":1}})", "ts must be an integer from 0 to 18446744073709551615"},
+      {"ts twice", R"({"seq":1,"ts":1,"ts":2})", "key \"ts\" appears twice"},
+      {"huge integer seq", R"({"seq":99999999999999999999999})", "seq must be an integer from 0 to 4294967295"},
+      {"single quotes", R"({'seq':1})", "not valid JSON at byte 1"},
+      {"comment", R"({"seq":1 /* x */})", "not valid JSON"},
+  });
+}
+
+TEST(DecodeTelemetryRejects, ProtobufNamesWithANulCharacter) {
+  check_telemetry_rejects({
+      {"NUL in a metric name", telemetry_pb(1, 0, {{"a\0b"s, 1}}), "key \"a\\u0000b\" contains a NUL character"},
+  });
+  xrm::v1::ServiceEvent e;
+  e.set_seq(1);
+  e.set_type("fault");
+  (*e.mutable_attributes())["x\0y"s] = "1";
+  check_event_rejects({
+      {"NUL in an attribute key", e.SerializeAsString(), "key \"x\\u0000y\" contains a NUL character"},
+  });
+}

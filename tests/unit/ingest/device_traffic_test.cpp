@@ -738,3 +738,174 @@ TEST(DeviceTraffic, RateIsMessagesPerSecondOfTheLastWindow) {
   f.clock.advance(20s);
   DOUBLES_EQUAL(0, f.traffic->rate_per_s(), 0);  // silent since
 }
+
+// Bad-input matrix (docs/reliability.md): device ids and topics, empty payloads, hostile payloads
+// and replays, as the router sees them.
+
+TEST(DeviceTopic, DeviceIdEdgeCases) {
+  std::string_view device;
+  Leaf leaf{};
+  const std::string longest(64, 'a');
+  for (const std::string& id : {longest, std::string("A.b_c-9"), std::string("-"), std::string(".")}) {
+    const std::string topic = "xrm/v1/dev/" + id + "/tele";
+    CHECK_TEXT(xrm::ingest::parse_device_topic(topic, device, leaf), topic.c_str());
+    CHECK(device == id);
+  }
+  const std::string refused[] = {
+      std::string(65, 'a'),  // too long
+      "",                    // empty
+      "#", "a#", "+", "pump+1",  // MQTT wildcards
+      "pump\xc3\xa9",        // non-ASCII (UTF-8 e acute)
+      "pump\xff",            // not even UTF-8
+      std::string("pu\0mp", 5),  // NUL
+      "pump 1", "pump\t1", "$SYS", "pump:1",
+  };
+  for (const std::string& id : refused) {
+    const std::string topic = "xrm/v1/dev/" + id + "/tele";
+    CHECK_FALSE_TEXT(xrm::ingest::parse_device_topic(topic, device, leaf), topic.c_str());
+  }
+}
+
+TEST(DeviceTraffic, TopicsWithBadDeviceIdsAreCountedAsBadTopicsAndNeverReachTheRegistry) {
+  TrafficFixture f;
+  f.add(std::string(64, 'a'));
+  const std::string payload = R"({"seq":1,"temp":20})";
+  const std::string topics[] = {
+      "xrm/v1/dev/" + std::string(65, 'a') + "/tele", "xrm/v1/dev//tele", "xrm/v1/dev/#/tele",
+      "xrm/v1/dev/+/tele", "xrm/v1/dev/pump\xc3\xa9/tele", "xrm/v1/dev/pump-1/tele/extra", "xrm/v1/dev/pump-1/TELE",
+  };
+  for (const std::string& t : topics) f.traffic->handle(t, payload);
+  const auto& s = f.traffic->stats();
+  CHECK_EQUAL(std::uint64_t{std::size(topics)}, s.bad_topic);
+  CHECK_EQUAL(std::uint64_t{std::size(topics)}, s.messages);
+  CHECK_EQUAL(std::uint64_t{0}, s.accepted);
+  CHECK_EQUAL(std::uint64_t{0}, s.dead_letters);
+  CHECK_EQUAL(std::uint64_t{0}, f.registry->counters().unknown_messages);
+  CHECK_EQUAL(std::uint64_t{0}, f.registry->counters().unknown_records);
+  CHECK_EQUAL(std::size_t{0}, f.dead_letters().size());
+  // The 64-character id is a device like any other.
+  f.traffic->handle("xrm/v1/dev/" + std::string(64, 'a') + "/tele", payload);
+  CHECK_EQUAL(std::uint64_t{1}, f.traffic->stats().accepted);
+}
+
+TEST(DeviceTraffic, EmptyPayloadOnEachLeaf) {
+  TrafficFixture f;
+  f.add("pump-1");
+  f.traffic->handle(kTele, "");
+  f.traffic->handle(kEvt, "");
+  f.traffic->handle(kState, "");
+  auto rows = f.dead_letters();  // newest first
+  CHECK_EQUAL(std::size_t{3}, rows.size());
+  STRCMP_EQUAL(kState, rows[0].topic.c_str());
+  STRCMP_EQUAL("state payload must be online or offline", rows[0].reason.c_str());
+  STRCMP_EQUAL(kEvt, rows[1].topic.c_str());
+  STRCMP_EQUAL("empty payload", rows[1].reason.c_str());
+  STRCMP_EQUAL(kTele, rows[2].topic.c_str());
+  STRCMP_EQUAL("empty payload", rows[2].reason.c_str());
+  CHECK_EQUAL(std::uint64_t{0}, f.traffic->stats().accepted);
+  CHECK_EQUAL(std::uint64_t{3}, f.traffic->stats().dead_letters);
+
+  // An empty birth is a cleared retained message: ignored, neither accepted nor dead-lettered.
+  f.traffic->handle(kBirth, "");
+  CHECK_EQUAL(std::uint64_t{0}, f.traffic->stats().accepted);
+  CHECK_EQUAL(std::uint64_t{3}, f.traffic->stats().dead_letters);
+
+  // An empty cmd-res is a valid (empty) protobuf CommandResult: accepted as contact, it carries no
+  // request id and so answers no command.
+  int results = 0;
+  std::string request_id = "unset";
+  f.traffic->on_command_result([&](const xrm::registry::Device&, const xrm::v1::CommandResult& r) {
+    ++results;
+    request_id = r.request_id();
+  });
+  f.traffic->handle(kCmdRes, "");
+  CHECK_EQUAL(1, results);
+  CHECK(request_id.empty());
+  CHECK_EQUAL(std::uint64_t{1}, f.traffic->stats().accepted);
+  CHECK_EQUAL(std::uint64_t{3}, f.traffic->stats().dead_letters);
+  CHECK_EQUAL(std::size_t{0}, f.records(xrm::v1::RECORD_KIND_EVENT).size());
+}
+
+TEST(DeviceTraffic, HostileTelemetryIsDeadLetteredWithItsReasonAndTheNextMessageIsAccepted) {
+  TrafficFixture f;
+  f.add("pump-1");
+  int calls = 0;
+  f.traffic->on_telemetry([&](const xrm::registry::Device&, const xrm::ingest::TelemetrySample&, std::int64_t,
+                              const DeviceIngest&) { ++calls; });
+  const std::pair<std::string, const char*> hostile[] = {
+      {R"({"seq":1,"a":)" + std::string(5000, '[') + std::string(5000, ']') + "}", "nesting deeper than 8 levels"},
+      {"{\"seq\":1,\"s\":\"\xc3\x28\"}", "not valid JSON at byte 14: Invalid encoding in string."},
+      {"{\"seq\":1,\0\"a\":1}"s, "NUL byte in JSON at byte 9"},
+      {R"({"seq":1,"a":1,"a":2})", "metric \"a\" appears twice"},
+      {R"({"seq":1,"a":1e400})", "not valid JSON at byte 13: Number too big to be stored in double."},
+      {R"({"seq":-1,"a":1})", "seq must be an integer from 0 to 4294967295"},
+      {"\x08\x01\x1a\xff\xff\xff\xff\x0f"s, "neither JSON nor a protobuf Telemetry"},
+  };
+  for (const auto& [payload, reason] : hostile) f.traffic->handle(kTele, payload);
+  auto rows = f.dead_letters();
+  CHECK_EQUAL(std::size(hostile), rows.size());
+  for (std::size_t i = 0; i < std::size(hostile); ++i) {
+    const auto& row = rows[std::size(hostile) - 1 - i];  // newest first
+    STRCMP_EQUAL(hostile[i].second, row.reason.c_str());
+    CHECK_EQUAL(std::uint64_t{hostile[i].first.size()}, row.size);
+  }
+  CHECK_EQUAL(0, calls);
+  CHECK_EQUAL(std::uint64_t{std::size(hostile)}, f.ingest("pump-1").dead_letters);
+  CHECK_EQUAL(std::uint64_t{0}, f.ingest("pump-1").telemetry.counters().received);
+  CHECK_FALSE(f.dev("pump-1").last_seen_ms.has_value());
+
+  f.traffic->handle(kTele, R"({"seq":2,"temp":20})");
+  CHECK_EQUAL(1, calls);
+  CHECK_EQUAL(std::uint64_t{1}, f.traffic->stats().accepted);
+}
+
+TEST(DeviceTraffic, ReplayedTelemetryIsCountedAsADuplicateAndStillHandedOn) {
+  TrafficFixture f;
+  f.add("pump-1");
+  int calls = 0;
+  f.traffic->on_telemetry([&](const xrm::registry::Device&, const xrm::ingest::TelemetrySample&, std::int64_t,
+                              const DeviceIngest&) { ++calls; });
+  f.traffic->handle(kTele, R"({"seq":5,"temp":20})");
+  f.traffic->handle(kTele, R"({"seq":5,"temp":21})");  // the same number again (a replay)
+  f.traffic->handle(kTele, R"({"seq":3,"temp":19})");  // an older one, within 64: late
+  f.traffic->handle(kTele, R"({"seq":3,"temp":19})");  // and again: a duplicate
+  const auto& c = f.ingest("pump-1").telemetry.counters();
+  CHECK_EQUAL(std::uint64_t{4}, c.received);
+  CHECK_EQUAL(std::uint64_t{2}, c.duplicates);
+  CHECK_EQUAL(std::uint64_t{1}, c.late);
+  CHECK_EQUAL(std::uint64_t{0}, c.missed);
+  CHECK_EQUAL(std::uint64_t{0}, c.resets);
+  // Telemetry is at most once and not de-duplicated: every copy is accepted and handed on.
+  CHECK_EQUAL(4, calls);
+  CHECK_EQUAL(std::uint64_t{4}, f.traffic->stats().accepted);
+  CHECK_EQUAL(std::uint64_t{0}, f.traffic->stats().dead_letters);
+  DOUBLES_EQUAL(19, f.ingest("pump-1").readings[0].second, 0);
+  // A jump back beyond the window is a reset (a reboot), not four billion missed numbers.
+  f.traffic->handle(kTele, R"({"seq":100000,"temp":20})");
+  f.traffic->handle(kTele, R"({"seq":1,"temp":20})");
+  CHECK_EQUAL(std::uint64_t{1}, c.resets);
+  CHECK_EQUAL(std::uint64_t{99994}, c.missed);
+}
+
+TEST(DeviceTraffic, OversizeEventAndCommandResultAreDeadLettersNamingTheLimit) {
+  xrm::ingest::DecodeLimits limits;
+  limits.max_payload = 32;
+  TrafficFixture f(limits);
+  f.add("pump-1");
+  const std::string event = event_json(1, 1763900000000);  // 54 bytes
+  CHECK(event.size() > limits.max_payload);
+  const std::uint64_t id = f.journal->append(kEvt, event);
+  f.traffic->handle(kEvt, event, id);
+  const std::string result = R"({"request_id":"R-1","status":"ok","message":"done"})";
+  f.traffic->handle(kCmdRes, result);
+  auto rows = f.dead_letters();  // newest first
+  CHECK_EQUAL(std::size_t{2}, rows.size());
+  STRCMP_EQUAL("cmd-res payload larger than ingest.max_payload", rows[0].reason.c_str());
+  STRCMP_EQUAL(("payload of " + std::to_string(event.size()) + " bytes exceeds ingest.max_payload (32)").c_str(),
+               rows[1].reason.c_str());
+  CHECK_EQUAL(std::uint64_t{event.size()}, rows[1].size);
+  CHECK(rows[1].head == event.substr(0, xrm::ingest::DeadLetters::kHeadBytes));
+  CHECK_EQUAL(std::size_t{0}, f.records(xrm::v1::RECORD_KIND_EVENT).size());
+  CHECK_EQUAL(std::size_t{0}, f.journal_rows());  // dead-lettered is handled: the journal entry goes
+  CHECK_EQUAL(std::uint64_t{0}, f.traffic->stats().accepted);
+}
