@@ -3,17 +3,26 @@
 // record; a bulk lane over its budget becomes a gap record with the exact count; a kill -9 during
 // the drain loses nothing and sequence numbers go on after it; confirm = "central" keeps rows until
 // xrm-tap --ack confirms them; a record the broker refuses is set aside with a gap and the queue
-// moves on.
+// moves on; repeated kill -9s under QoS 1 load lose no acknowledged event and never reuse a seq; an
+// upstream whose ACL refuses every publish gets each record once, into the dead letters, and no
+// retry loop.
 #include <CppUTest/TestHarness.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gateway_rig.hpp"
@@ -49,6 +58,34 @@ constexpr auto kWait = 10s;
 constexpr auto kDrainWait = 60s;  // a backlog of a few thousand records under the sanitizers
 constexpr const char* kGatewayId = "gw-ob";
 const std::string kRecordFilter = std::string("xrm/v1/gw/") + kGatewayId + "/rec/#";
+
+// PRAGMA integrity_check of a database nobody has open: "ok", or what SQLite found.
+std::string integrity_of(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::string result;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    result = std::string("cannot open: ") + sqlite3_errmsg(db);
+  } else {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check;", -1, &stmt, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        result += (result.empty() ? "" : "; ") + std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+      }
+    } else {
+      result = sqlite3_errmsg(db);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return result;
+}
+
+// How many kill -9s the kill test does: 10, or XRM_FAULT_KILLS for the long mode.
+int kills_wanted() {
+  const char* v = std::getenv("XRM_FAULT_KILLS");
+  const int n = v == nullptr ? 0 : std::atoi(v);
+  return n > 10 ? n : 10;
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -397,5 +434,182 @@ TEST(OutboxIT, ARecordTheBrokerRefusesIsSetAsideWithAGapAndTheQueueMovesOn) {
     auto dead = rig.ctl_json({"dead-letters", "--upstream"});
     CHECK_TEXT(dead.dump().find("\"seq\":" + std::to_string(g.first_dropped_seq())) != std::string::npos,
                dead.dump().c_str());
+  });
+}
+
+// Devices publish service events at QoS 1 without a pause while the daemon is killed (SIGKILL) and
+// restarted again and again. The device's PUBACK comes from the local broker, which then owes the
+// event to the daemon's persistent session; the daemon acknowledges it only once the event is
+// committed. So every event a device saw acknowledged must reach central, and exactly once after
+// central's de-duplication by (gateway, seq); seqs must only grow across the restarts (never one
+// seq for two records) and the database must pass PRAGMA integrity_check after every kill.
+TEST(OutboxIT, RepeatedKillDashNinesUnderQos1LoadLoseNoAcknowledgedEventAndNeverReuseASeq) {
+  guarded([&] {
+    GatewaySettings s;
+    s.gateway_id = kGatewayId;
+    s.log_level = "info";
+    s.extra_toml += "\n[condense]\nwindow = \"1s\"\n";
+    rig.start(s, false);
+    rig.local->add_config("max_queued_messages 20000\n");  // as the packaged broker (operations.md)
+    rig.local->restart();
+    subscribe_central();
+    rig.gateway->start();
+    CHECK_TEXT(rig.gateway->wait_for_log("local: connected", kWait), "gateway did not connect to the local broker");
+    fleet(3);
+
+    // The publisher: its own thread, so the kills land while events are on their way. It only
+    // records; the test thread checks.
+    std::mutex mu;
+    std::set<std::pair<std::string, int>> acked;   // the device had its PUBACK
+    std::set<std::pair<std::string, int>> unsure;  // the publish timed out: may or may not arrive
+    std::atomic<bool> stop{false};
+    std::thread publisher([&] {
+      for (int seq = 1; !stop; ++seq) {
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+          const bool ok = devices[i]->publish(
+              "xrm/v1/dev/" + names[i] + "/evt",
+              "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(now_ms()) + ",\"type\":\"maintenance\"}", 1,
+              false, 5s);
+          devices[i]->publish("xrm/v1/dev/" + names[i] + "/tele",
+                              "{\"seq\":" + std::to_string(seq) + ",\"temp_c\":" + std::to_string(4 + seq % 3) + "}", 0);
+          const std::lock_guard<std::mutex> lock(mu);
+          (ok ? acked : unsure).insert({names[i], seq});
+        }
+        std::this_thread::sleep_for(10ms);
+      }
+    });
+    struct Join {
+      std::atomic<bool>& stop;
+      std::thread& t;
+      ~Join() {
+        stop = true;
+        if (t.joinable()) t.join();
+      }
+    } join{stop, publisher};
+
+    const int kills = kills_wanted();
+    std::uint64_t seq_before = 0;
+    for (int k = 1; k <= kills; ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400 + (k * 317) % 900));  // 0.4 to 1.3 s of load
+      const std::uint64_t seen = last_seq();
+      CHECK_TEXT(seen >= seq_before, ("kill " + std::to_string(k) + ": last seq went back from " +
+                                      std::to_string(seq_before) + " to " + std::to_string(seen)).c_str());
+      seq_before = seen;
+      rig.gateway->kill9();
+      STRCMP_EQUAL_TEXT("ok", integrity_of(rig.gateway->data_dir() + "/gateway.db").c_str(),
+                        ("after kill " + std::to_string(k)).c_str());
+      rig.gateway->start();
+      CHECK_TEXT(rig.gateway->wait_for_log("local: connected", kWait),
+                 ("the daemon did not come back after kill " + std::to_string(k)).c_str());
+    }
+    std::this_thread::sleep_for(500ms);
+    stop = true;
+    publisher.join();
+
+    std::size_t expected = 0;
+    {
+      const std::lock_guard<std::mutex> lock(mu);
+      expected = acked.size();
+      CHECK_TEXT(acked.size() > static_cast<std::size_t>(kills) * 30,
+                 ("too little load to mean anything: " + std::to_string(acked.size()) + " events").c_str());
+    }
+    // Everything the broker still owed the daemon is taken, committed and sent.
+    json st;
+    poll_until(
+        [&] {
+          st = status();
+          return st["ingest"]["events"].get<std::size_t>() >= expected;
+        },
+        30s, 100ms);
+    await_empty_outbox(kDrainWait);
+    const std::uint64_t last = last_seq();
+    CHECK_TEXT(last >= seq_before, "the last seq went back after the final restart");
+    Transcript t{kGatewayId};
+    receive(t, 1, last, kDrainWait);  // also fails on a seq that arrived as two different records
+    const std::vector<Arrived> stored = deduplicated(t.records);
+    STRCMP_EQUAL_TEXT("", check_complete_and_ordered(stored, 1, last).c_str(), "after the kills");
+
+    std::map<std::pair<std::string, int>, int> arrived;
+    for (const auto& r : of_kind(stored, xrm::v1::RECORD_KIND_EVENT)) {
+      const auto& e = t.bodies.at(r.seq).event().event();
+      ++arrived[{r.device, static_cast<int>(e.seq())}];
+    }
+    const std::lock_guard<std::mutex> lock(mu);
+    std::string lost;
+    std::string twice;
+    std::string unknown;
+    for (const auto& key : acked) {
+      if (arrived.count(key) == 0) lost += " " + key.first + "#" + std::to_string(key.second);
+    }
+    for (const auto& [key, n] : arrived) {
+      if (n > 1) twice += " " + key.first + "#" + std::to_string(key.second);
+      if (acked.count(key) == 0 && unsure.count(key) == 0) unknown += " " + key.first + "#" + std::to_string(key.second);
+    }
+    STRCMP_EQUAL_TEXT("", lost.c_str(), "acknowledged events that never reached central");
+    STRCMP_EQUAL_TEXT("", twice.c_str(), "events recorded twice (under two seqs)");
+    STRCMP_EQUAL_TEXT("", unknown.c_str(), "events nobody sent");
+    STRCMP_EQUAL("ok", integrity_of(rig.gateway->data_dir() + "/gateway.db").c_str());
+    std::printf("\n%d kills under load: %zu events acknowledged to devices (%zu unsure), %zu arrived, last seq %llu\n",
+                kills, acked.size(), unsure.size(), arrived.size(), static_cast<unsigned long long>(last));
+  });
+}
+
+// An upstream broker whose ACL lets the gateway publish its status but no record: MQTT 5 brokers
+// answer each publish "not authorized" (reason 0x87). Each refused record is tried once on its own,
+// then set aside in the upstream dead letters with a gap record (which is refused in turn and set
+// aside without a gap of its own); the drain then waits for new records instead of trying again, so
+// the broker sees no retry loop. Once the ACL is fixed, requeueing sends every record.
+TEST(OutboxIT, AnUpstreamAclThatRefusesEveryRecordDeadLettersEachOnceWithoutARetryLoop) {
+  guarded([&] {
+    GatewaySettings s;
+    s.gateway_id = kGatewayId;
+    s.log_level = "info";
+    rig.start(s, false, false);
+    const std::string acl = dir.file("acl");
+    std::ofstream(acl) << "topic readwrite xrm/v1/gw/" << kGatewayId << "/status\n"
+                       << "topic read xrm/v1/gw/" << kGatewayId << "/#\n";
+    rig.upstream->add_config("acl_file " + acl + "\n");
+    rig.upstream->start();
+    subscribe_central();
+    rig.gateway->start();
+    CHECK_TEXT(rig.gateway->wait_for_log("upstream: connected", kWait), "gateway did not connect upstream");
+    fleet(2);
+    for (int i = 0; i < 5; ++i) {
+      event(0);
+      event(1);
+    }
+    await_events_recorded(10);
+    json st = await_empty_outbox(kWait);
+    const std::uint64_t last = last_seq();
+    const auto dead = st["outbox"]["dead_letters"].get<std::uint64_t>();
+    // Every record is in the dead letters: the 12 made here (10 events, 2 lifecycle) and one gap
+    // record for each of them.
+    CHECK_TEXT(dead >= 24 && dead == last, st["outbox"].dump().c_str());
+    const auto refused_lines = rig.gateway->log_count("refused by the broker on its own");
+    CHECK_EQUAL_TEXT(dead, refused_lines, rig.gateway->log().c_str());
+
+    // No retry loop: with nothing new to send, the broker hears nothing more from the gateway.
+    const json before = status()["uplink"];
+    std::this_thread::sleep_for(3s);
+    const json after = status()["uplink"];
+    CHECK_EQUAL_TEXT(before["publish_errors"].get<std::uint64_t>(), after["publish_errors"].get<std::uint64_t>(),
+                     (before.dump() + " then " + after.dump()).c_str());
+    CHECK_EQUAL(refused_lines, rig.gateway->log_count("refused by the broker on its own"));
+    CHECK(rig.gateway->is_running());
+    CHECK(central->seen().empty());
+
+    // The ACL fixed (the broker restarted without it): the dead letters go again under their seqs.
+    rig.gateway->signal(SIGSTOP);
+    rig.upstream->stop();
+    std::ofstream(acl, std::ios::trunc) << "topic readwrite xrm/v1/#\n";
+    rig.gateway->signal(SIGCONT);
+    rig.upstream->start();
+    subscribe_central();
+    CHECK_TEXT(rig.gateway->wait_for_log("upstream: connected", kWait), "gateway did not reconnect upstream");
+    rig.ctl_json({"dead-letters", "--upstream", "--requeue"});
+    await_empty_outbox(kDrainWait);
+    Transcript t{kGatewayId};
+    receive(t, 1, last, kDrainWait);
+    CHECK_EQUAL(10U, of_kind(deduplicated(t.records), xrm::v1::RECORD_KIND_EVENT).size());
   });
 }

@@ -82,7 +82,12 @@ struct Transcript {
       if (r.kind() == xrm::v1::RECORD_KIND_LIFECYCLE && !r.has_lifecycle()) problems += rec + "no lifecycle body\n";
       if (r.gateway_id() != gateway) problems += rec + "gateway_id " + r.gateway_id() + "\n";
       records.push_back({r.seq(), r.kind(), r.device_id()});
-      bodies.emplace(r.seq(), r);
+      // A seq sent again must be the same record: a seq given to two records (reused after a
+      // crash, say) would make central drop the second one as a duplicate.
+      const auto [it, fresh] = bodies.emplace(r.seq(), r);
+      if (!fresh && it->second.SerializeAsString() != r.SerializeAsString()) {
+        problems += rec + "arrived again as a different record (a seq used twice)\n";
+      }
     }
   }
 

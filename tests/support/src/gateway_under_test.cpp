@@ -65,6 +65,7 @@ void GatewayUnderTest::write_config() {
   toml += s.upstream_extra;
   toml += "\n[control]\n";
   toml += "socket = " + toml_quote(dir_.file("control.sock")) + "\n";
+  if (!s.control_group.empty()) toml += "group = " + toml_quote(s.control_group) + "\n";
   toml += "\n[health]\n";
   toml += "profiles = " + toml_quote(profiles_file_) + "\n";
   toml += "\n[log]\n";
@@ -102,6 +103,11 @@ void GatewayUnderTest::start() {
 std::optional<int> GatewayUnderTest::terminate(std::chrono::milliseconds timeout) {
   if (!process_) return std::nullopt;
   process_->kill(SIGTERM);
+  return process_->wait_exit(timeout);
+}
+
+std::optional<int> GatewayUnderTest::wait_exit(std::chrono::milliseconds timeout) {
+  if (!process_) return std::nullopt;
   return process_->wait_exit(timeout);
 }
 

@@ -34,6 +34,8 @@ struct GatewaySettings {
       "[[profile]]\nclass = \"meter\"\nexpected_interval = \"60s\"\noffline_after = \"5m\"\n";
   // More [upstream] keys, as TOML lines (e.g. "confirm = \"central\"\n").
   std::string upstream_extra;
+  // control.group; empty: not written (the daemon's own group).
+  std::string control_group;
   // Appended to gateway.toml as is (after the [log] section): more sections, or a deliberate error.
   std::string extra_toml;
   // Added to the daemon's environment (e.g. NOTIFY_SOCKET, WATCHDOG_USEC for systemd tests).
@@ -61,6 +63,9 @@ class GatewayUnderTest {
   // SIGTERM, then waits up to timeout. The exit code; nothing if it is still running (it is
   // then left running for the destructor to kill).
   std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Waits up to timeout for the daemon to exit on its own (a start that fails). Its exit code;
+  // nothing if it still runs.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   // SIGKILL, then reaps it.
   void kill9();
   bool is_running();
