@@ -23,6 +23,7 @@ HOST_PACKAGES=(
   libtomlplusplus-dev libcli11-dev libsystemd-dev nlohmann-json3-dev rapidjson-dev libqrencode-dev
   mosquitto mosquitto-clients openssl jq
   python3 valgrind
+  clang libclang-rt-14-dev
 )
 # Libraries the daemon and its unit tests link, per foreign architecture (Multi-Arch: same).
 # scripts/sysroot.sh has the same list for the sysroot targets.

@@ -4,7 +4,8 @@
 # aarch64 preset and runs its unit tests under qemu-aarch64, then the same for armhf (against the
 # sysroot build/sysroot-armhf, unit tests under qemu-arm), then builds the Debian packages of all
 # three architectures (scripts/packages.sh) and runs the package tests (lintian, dpkg -i in a fresh
-# Debian root, systemd-analyze verify), and last the benchmark suite in its smoke mode.
+# Debian root, systemd-analyze verify), then the libFuzzer targets (fuzz preset, clang) in their
+# smoke mode (each about 15 s over its corpus), and last the benchmark suite in its smoke mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,11 @@ scripts/packages.sh
 
 step "package tests: lintian, install in a fresh root, the unit"
 ctest --preset packages
+
+step "fuzzers, smoke mode"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+ctest --preset fuzz
 
 step "benchmark suite, smoke mode (tiny sizes: every program runs and reports every figure; no time asserted)"
 ctest --preset bench-smoke

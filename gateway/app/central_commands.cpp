@@ -35,25 +35,37 @@ std::string known_list() {
   return out;
 }
 
-// Well-formed UTF-8 as far as the byte patterns go (protobuf strings must be UTF-8).
+// Well-formed UTF-8 as protobuf checks it (protobuf strings must be UTF-8, and central's parser
+// refuses a CommandResult whose request_id is not): no overlong forms, no surrogates
+// (U+D800..U+DFFF), nothing above U+10FFFF. The byte patterns alone are not enough: "\xF6\x98\x98\x98"
+// has them but is no character.
 bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;  // continuation bytes
+    // The allowed range of the first continuation byte (the later ones are always 80..BF).
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
     if (c < 0x80) {
       n = 0;
-    } else if ((c >> 5) == 0x6) {
+    } else if (c >= 0xC2 && c <= 0xDF) {
       n = 1;
-    } else if ((c >> 4) == 0xe) {
+    } else if (c >= 0xE0 && c <= 0xEF) {
       n = 2;
-    } else if ((c >> 3) == 0x1e) {
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
       n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
     } else {
-      return false;
+      return false;  // continuation byte, overlong C0/C1, or F5..FF
     }
+    if (i + n >= s.size()) return false;
     for (std::size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
     }
     i += n + 1;
   }

@@ -233,6 +233,18 @@ bool add_unique(std::vector<MetricValue>& metrics, std::vector<std::uint32_t>& s
   return true;
 }
 
+// Whether RapidJSON wrote a surrogate (U+D800..U+DFFF) into a decoded string: it accepts an
+// unpaired low-surrogate escape such as "\udc00" and encodes it as bytes ED B0 80, which is not
+// UTF-8. Such a name or text would make every protobuf record carrying it unparseable upstream.
+// Everything else RapidJSON produces is valid UTF-8 (the input is validated), so this is the only
+// pattern to look for.
+bool has_surrogate(std::string_view s) {
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0) return true;
+  }
+  return false;
+}
+
 // The SAX events common to both payload kinds: the root must be an object; depth is counted (the
 // root object is level 1) and capped; values of the root's members go to the derived handler
 // (on_key, on_number, on_bool, on_string, on_skipped for null, objects and arrays); everything
@@ -259,6 +271,8 @@ class RootHandler {
     if (depth_ != 1) return true;
     const std::string_view key(s, n);
     if (std::find(s, s + n, '\0') != s + n) return fail("key " + quoted(key) + " contains a NUL character");
+    // Not quoted: the reason itself must stay UTF-8.
+    if (has_surrogate(key)) return fail("a key contains an unpaired surrogate escape (\\udc00-\\udfff)");
     return self().on_key(key);
   }
   bool StartObject() { return open(); }
@@ -370,10 +384,10 @@ class EventHandler : public RootHandler<EventHandler> {
 
   bool on_key(std::string_view key) {
     field_ = field_of(key);
+    key_ = key;
     if (field_ == Field::kAttribute) {
       if (key.empty()) return fail("attribute with an empty name");
       if (out_.attributes().contains(std::string(key))) return fail("key " + quoted(key) + " appears twice");
-      key_ = key;
       return true;
     }
     const auto bit = 1u << static_cast<unsigned>(field_);
@@ -407,6 +421,9 @@ class EventHandler : public RootHandler<EventHandler> {
   }
   bool on_bool(bool b) { return field_ == Field::kAttribute ? put_attribute(b ? "true" : "false") : fail_field(); }
   bool on_string(std::string_view s) {
+    if (field_ != Field::kType && has_surrogate(s)) {
+      return fail("value of " + quoted(key_) + " contains an unpaired surrogate escape");
+    }
     switch (field_) {
       case Field::kType:
         if (!valid_type(s)) return fail("type " + quoted(s) + " is not " + kTypeRule);

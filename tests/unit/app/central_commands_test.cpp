@@ -483,3 +483,22 @@ TEST(CentralCommands, AnEmptyPayloadIsACommandWithoutARequestId) {
   CHECK_EQUAL(2, commands->counters().refused);
   CHECK_EQUAL(0, verbs.requests.size());
 }
+
+// Found by tests/fuzz (central_commands, corpus regress_request_id_not_utf8): a broken payload
+// whose field 1 has the byte pattern of UTF-8 but is no character ("\xF6\x98\x98\x98" is above
+// U+10FFFF) was answered under that request id, and central's protobuf parser refuses such a
+// CommandResult (make()'s publisher checks every answer parses). Overlong forms and surrogates are
+// refused the same way; a real 4-byte character is still recovered.
+TEST(CentralCommands, ARecoveredRequestIdThatIsNotUtf8IsNotEchoed) {
+  const std::string broken_tail("\x12\x40short", 7);
+  const std::string bad_ids[] = {std::string("\xF6\x98\x98\x98"), std::string("\xF4\x90\x80\x80"),
+                                 std::string("\xC0\xAF"), std::string("\xE0\x80\xAF"), std::string("\xED\xA0\x80")};
+  for (const std::string& bad : bad_ids) {
+    handle("ping", std::string("\x0a") + static_cast<char>(bad.size()) + bad + broken_tail, "central/r");
+  }
+  CHECK_EQUAL_TEXT(0, sent.size(), describe(sent).c_str());
+  CHECK_EQUAL(5, commands->counters().refused);
+
+  handle("ping", std::string("\x0a\x04\xF0\x9F\x98\x80") + broken_tail, "central/r");
+  STRCMP_EQUAL("\xF0\x9F\x98\x80", only_answer().result.request_id().c_str());
+}

@@ -635,3 +635,28 @@ TEST(DecodeTelemetryRejects, ProtobufNamesWithANulCharacter) {
       {"NUL in an attribute key", e.SerializeAsString(), "key \"x\\u0000y\" contains a NUL character"},
   });
 }
+
+// Found by tests/fuzz (decode_json, corpus regress_lone_surrogate_key): RapidJSON accepts an
+// unpaired low-surrogate escape and writes it as bytes ED B8 80, which is not UTF-8; as a metric
+// name or event text it would make the protobuf records carrying it unparseable upstream. A pair
+// (a high surrogate followed by a low one) is a character and stays accepted.
+TEST(DecodeTelemetryRejects, JsonUnpairedSurrogateEscapes) {
+  check_telemetry_rejects({
+      {"lone low surrogate in a metric name", R"({"seq":2,"\ud41d\ude00":2})", "unpaired surrogate escape"},
+      {"lone low surrogate in an ignored key", R"({"seq":2,"\udc00":"x"})", "unpaired surrogate escape"},
+  });
+  check_event_rejects({
+      {"lone low surrogate in an attribute key", R"({"seq":1,"type":"fault","\udfff":"x"})",
+       "unpaired surrogate escape"},
+      {"lone low surrogate in a note", R"({"seq":1,"type":"fault","note":"a\udc00"})",
+       "value of \"note\" contains an unpaired surrogate escape"},
+      {"lone low surrogate in an attribute value", R"({"seq":1,"type":"fault","zone":"\ude00"})",
+       "value of \"zone\" contains an unpaired surrogate escape"},
+  });
+  PayloadDecoder decoder;
+  TelemetrySample out;
+  const Status s = decoder.decode_telemetry(R"({"seq":2,"\ud83d\ude00":1})", out);
+  CHECK_TEXT(s.is_ok(), s.to_string().c_str());
+  CHECK_EQUAL(1U, out.metrics.size());
+  CHECK(out.metrics[0].name == "\xF0\x9F\x98\x80");
+}
