@@ -5,7 +5,8 @@
 namespace xrm::ingest {
 
 Result<std::unique_ptr<InboundJournal>> InboundJournal::open(const std::string& data_dir, const Clock& clock) {
-  auto db = store::Database::open(data_dir);
+  // The gateway's main connection has just opened and checked the same file.
+  auto db = store::Database::open(data_dir, store::Database::Sync::kFull, store::Database::Verify::kNone);
   if (!db) return db.status();
   return std::unique_ptr<InboundJournal>(new InboundJournal(std::move(*db), clock));
 }

@@ -230,7 +230,7 @@ std::string Statement::column_text(int index) const {
 
 int Database::latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
 
-Result<std::unique_ptr<Database>> Database::open(const std::string& data_dir, Sync sync) {
+Result<std::unique_ptr<Database>> Database::open(const std::string& data_dir, Sync sync, Verify verify) {
   if (Status st = make_dir(data_dir); !st) return st;
   if (::access(data_dir.c_str(), W_OK) != 0) {
     return Status::io_error("data_dir " + data_dir + " is not writable: " + std::strerror(errno));
@@ -252,7 +252,9 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& data_dir, Sy
     return st;
   }
   if (Status st = db->exec("PRAGMA foreign_keys=ON;"); !st) return st;
-  if (Status st = db->quick_check(); !st) return st;
+  if (verify == Verify::kQuickCheck) {
+    if (Status st = db->quick_check(); !st) return st;
+  }
   if (Status st = db->migrate(); !st) return st;
   return db;
 }

@@ -34,8 +34,9 @@ struct JournalEntry {
 
 class InboundJournal {
  public:
-  // Opens a second connection to the gateway database in data_dir (already migrated by the
-  // first). clock must outlive the journal and be safe to read from Paho's thread.
+  // Opens a second connection to the gateway database in data_dir (already checked and migrated
+  // by the first, so not checked again). clock must outlive the journal and be safe to read from
+  // Paho's thread.
   static Result<std::unique_ptr<InboundJournal>> open(const std::string& data_dir, const Clock& clock);
 
   // True for the topics that are journaled (.../evt and .../cmd-res). Any thread.

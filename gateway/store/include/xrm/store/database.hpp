@@ -55,12 +55,16 @@ class Database {
   // survives both a kill -9 and a power loss; with NORMAL it survives a kill -9 but the last
   // transactions before a power loss may roll back.
   enum class Sync { kNormal, kFull };
+  // Whether open() reads every page first (PRAGMA quick_check). A second connection to a database
+  // the process has already opened and checked skips it.
+  enum class Verify { kQuickCheck, kNone };
 
   // Opens (creating data_dir 0700 and the file 0600 if missing) and migrates to the newest schema.
   // A newer schema than this build knows is refused rather than touched. A damaged file (not a
   // database, truncated, pages overwritten: PRAGMA quick_check) -> corruption naming the file and
   // what SQLite found, and nothing is written to it.
-  static Result<std::unique_ptr<Database>> open(const std::string& data_dir, Sync sync = Sync::kFull);
+  static Result<std::unique_ptr<Database>> open(const std::string& data_dir, Sync sync = Sync::kFull,
+                                                Verify verify = Verify::kQuickCheck);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
