@@ -14,6 +14,7 @@
 #include <string>
 
 #include "gateway_rig.hpp"
+#include "xrm/testing/wall_clock.hpp"
 #include "xrm/proto/xrm.pb.h"
 #include "xrm/testing/cpputest_guard.hpp"
 #include "xrm/testing/gateway_under_test.hpp"
@@ -22,6 +23,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using xrm::testing::unix_ms;
 using nlohmann::json;
 using xrm::testing::GatewayRig;
 using xrm::testing::GatewaySettings;
@@ -35,12 +37,6 @@ constexpr const char* kGatewayId = "gw-cmd";
 const std::string kCommandPrefix = std::string("xrm/v1/gw/") + kGatewayId + "/cmd/";
 const std::string kCmdRes = std::string("xrm/v1/gw/") + kGatewayId + "/cmd-res";
 const std::string kReplyTopic = "central/replies/it";
-
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
 
 // Central's side: a Paho client (MQTT 5 or 3.1.1) that publishes commands and collects whatever
 // arrives on its subscriptions. Test thread only.
@@ -124,7 +120,7 @@ v1::Command make_command(const std::string& request_id, const std::string& name,
   c.set_request_id(request_id);
   c.set_name(name);
   for (const auto& [k, v] : args) (*c.mutable_args())[k] = v;
-  c.set_issued_at_ms(now_ms());
+  c.set_issued_at_ms(unix_ms());
   c.set_issued_by("ops");
   return c;
 }
@@ -247,7 +243,7 @@ TEST(CentralCommands, TheSameRequestIdTwiceProvisionsOnceAndGetsTheSameResultAls
 TEST(CentralCommands, AnExpiredCommandIsAnsweredExpiredAndNothingIsDone) {
   guarded([&] {
     v1::Command cmd = make_command("prov-old", "provision", {{"class", "chiller"}, {"device", "late-1"}});
-    cmd.set_expires_at_ms(now_ms() - 60000);
+    cmd.set_expires_at_ms(unix_ms() - 60000);
     v1::CommandResult r = request("provision", cmd);
     CHECK_EQUAL_TEXT(v1::COMMAND_STATUS_EXPIRED, r.status(), r.message().c_str());
     CHECK_FALSE(has_device("late-1"));

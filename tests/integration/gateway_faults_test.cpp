@@ -18,6 +18,7 @@
 #include "xrm/testing/cpputest_guard.hpp"
 #include "xrm/testing/device_client.hpp"
 #include "xrm/testing/poll.hpp"
+#include "xrm/testing/wall_clock.hpp"
 
 namespace {
 
@@ -29,13 +30,9 @@ using xrm::testing::GatewayRig;
 using xrm::testing::GatewaySettings;
 using xrm::testing::guarded;
 using xrm::testing::poll_until;
+using xrm::testing::unix_ms;
 
 constexpr auto kWait = 10s;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -54,7 +51,7 @@ TEST_GROUP(Faults) {
   }
   void event(DeviceClient & dev, const std::string& name, int seq) {
     CHECK(dev.publish("xrm/v1/dev/" + name + "/evt",
-                      "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(now_ms()) +
+                      "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(unix_ms()) +
                           ",\"type\":\"fault\",\"code\":\"E" + std::to_string(seq) + "\"}",
                       1));
   }

@@ -31,6 +31,7 @@
 #include "xrm/testing/cpputest_guard.hpp"
 #include "xrm/testing/device_client.hpp"
 #include "xrm/testing/poll.hpp"
+#include "xrm/testing/wall_clock.hpp"
 #include "xrm/testing/process.hpp"
 #include "xrm/testing/subscriber.hpp"
 #include "xrm/testing/temp_dir.hpp"
@@ -49,6 +50,7 @@ using xrm::testing::GatewaySettings;
 using xrm::testing::guarded;
 using xrm::testing::of_kind;
 using xrm::testing::poll_until;
+using xrm::testing::unix_ms;
 using xrm::testing::Process;
 using xrm::testing::Subscriber;
 using xrm::testing::TempDir;
@@ -85,11 +87,6 @@ int kills_wanted() {
   const char* v = std::getenv("XRM_FAULT_KILLS");
   const int n = v == nullptr ? 0 : std::atoi(v);
   return n > 10 ? n : 10;
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -140,7 +137,7 @@ TEST_GROUP(OutboxIT) {
   void event(std::size_t i, const std::string& extra = "") {
     const int seq = ++event_seq[i];
     CHECK(devices[i]->publish("xrm/v1/dev/" + names[i] + "/evt",
-                              "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(now_ms()) +
+                              "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(unix_ms()) +
                                   ",\"type\":\"maintenance\"" + extra + "}",
                               1));
   }
@@ -470,7 +467,7 @@ TEST(OutboxIT, RepeatedKillDashNinesUnderQos1LoadLoseNoAcknowledgedEventAndNever
         for (std::size_t i = 0; i < devices.size(); ++i) {
           const bool ok = devices[i]->publish(
               "xrm/v1/dev/" + names[i] + "/evt",
-              "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(now_ms()) + ",\"type\":\"maintenance\"}", 1,
+              "{\"seq\":" + std::to_string(seq) + ",\"ts\":" + std::to_string(unix_ms()) + ",\"type\":\"maintenance\"}", 1,
               false, 5s);
           devices[i]->publish("xrm/v1/dev/" + names[i] + "/tele",
                               "{\"seq\":" + std::to_string(seq) + ",\"temp_c\":" + std::to_string(4 + seq % 3) + "}", 0);

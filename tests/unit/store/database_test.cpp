@@ -19,6 +19,23 @@ TEST_GROUP(Database) {
     root = tmpl;
   }
   void teardown() override { fs::remove_all(root); }
+
+  // gateway.db with `rows` rows of 500 bytes in a table of its own, closed again (the WAL
+  // checkpointed into the file and removed). Its path.
+  std::string filled_database(int rows) {
+    {
+      auto db = xrm::store::Database::open(root);
+      CHECK(db.is_ok());
+      CHECK((*db)->exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body TEXT);").is_ok());
+      CHECK((*db)->transaction([&] {
+        for (int i = 0; i < rows; ++i) {
+          if (auto st = (*db)->exec("INSERT INTO filler(body) VALUES(printf('%.500c', 'x'));"); !st) return st;
+        }
+        return xrm::Status::ok();
+      }).is_ok());
+    }
+    return root + "/gateway.db";
+  }
 };
 
 TEST(Database, CreatesPrivateDirectoryAndFile) {
@@ -75,18 +92,7 @@ TEST(Database, GarbageFileIsReportedAsCorruption) {
 }
 
 TEST(Database, TruncatedFileIsReportedAsCorruptionAndLeftAsItIs) {
-  const std::string file = root + "/gateway.db";
-  {
-    auto db = xrm::store::Database::open(root);
-    CHECK(db.is_ok());
-    CHECK((*db)->exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body TEXT);").is_ok());
-    CHECK((*db)->transaction([&] {
-      for (int i = 0; i < 2000; ++i) {
-        if (auto st = (*db)->exec("INSERT INTO filler(body) VALUES(printf('%.500c', 'x'));"); !st) return st;
-      }
-      return xrm::Status::ok();
-    }).is_ok());
-  }  // closed: the WAL is checkpointed into the file and removed
+  const std::string file = filled_database(2000);
   const auto full = fs::file_size(file);
   CHECK(full > 1000000);
   fs::resize_file(file, full / 2);
@@ -99,18 +105,7 @@ TEST(Database, TruncatedFileIsReportedAsCorruptionAndLeftAsItIs) {
 }
 
 TEST(Database, APageOverwrittenInTheMiddleIsReportedAsCorruption) {
-  const std::string file = root + "/gateway.db";
-  {
-    auto db = xrm::store::Database::open(root);
-    CHECK(db.is_ok());
-    CHECK((*db)->exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body TEXT);").is_ok());
-    CHECK((*db)->transaction([&] {
-      for (int i = 0; i < 500; ++i) {
-        if (auto st = (*db)->exec("INSERT INTO filler(body) VALUES(printf('%.500c', 'x'));"); !st) return st;
-      }
-      return xrm::Status::ok();
-    }).is_ok());
-  }
+  const std::string file = filled_database(500);
   {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2 / 4096 * 4096));
