@@ -178,10 +178,11 @@ TEST_GROUP(OutboxIT) {
   void receive(Transcript & t, std::uint64_t first, std::uint64_t last, std::chrono::milliseconds timeout) {
     xrm::testing::receive_all(*central, t, first, last, timeout);
   }
-  // The upstream broker goes away with nothing of the gateway's inside it. In "broker" mode a
-  // record is the broker's once it acknowledged it, and one the broker dies with before forwarding
-  // is lost (confirm = "central" is for that); the summary windows close every second, so a record
-  // can be on its way at any moment. The daemon is held while central takes what the broker has.
+  // The upstream broker goes away with nothing of the gateway's on its way to central. The summary
+  // windows close every second, so a record can be on its way at any moment, and in "broker" mode
+  // the gateway forgets it at the broker's PUBACK: one still in the broker, or unread in the
+  // `central` that restart_upstream() replaces, would be lost to the test (CI once lost three that
+  // way). The daemon is held while central reads what is still coming.
   void stop_upstream(Transcript& t) {
     rig.gateway->signal(SIGSTOP);
     bool stopped = false;
