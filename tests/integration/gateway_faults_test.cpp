@@ -55,16 +55,7 @@ TEST_GROUP(Faults) {
                           ",\"type\":\"fault\",\"code\":\"E" + std::to_string(seq) + "\"}",
                       1));
   }
-  void await_events(int n) {
-    json st;
-    const bool all = poll_until(
-        [&] {
-          st = status();
-          return st["ingest"]["events"].get<int>() >= n;
-        },
-        kWait, 100ms);
-    CHECK_TEXT(all, ("events taken: " + st["ingest"].dump() + ", expected " + std::to_string(n)).c_str());
-  }
+  void await_events(std::size_t n) { rig.await_events(n, kWait); }
 
   // Starts the daemon, provisions `n` devices and stops it cleanly: a database with content.
   void make_database(int n) {
@@ -72,7 +63,8 @@ TEST_GROUP(Faults) {
     s.log_level = "info";
     rig.start(s, true, false);
     for (int i = 1; i <= n; ++i) rig.ctl_json({"provision", "dev-" + std::to_string(i), "--class", "chiller"});
-    CHECK_EQUAL(0, rig.gateway->terminate().value_or(-1));
+    const int rc = rig.gateway->terminate().value_or(-1);
+    CHECK_EQUAL_TEXT(0, rc, rig.gateway->log().c_str());
   }
   std::string db_path() const { return rig.gateway->data_dir() + "/gateway.db"; }
   // Starts the daemon and expects it to give up: its exit code (or -1 if it keeps running).
