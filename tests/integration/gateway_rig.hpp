@@ -6,6 +6,7 @@
 #include <CppUTest/TestHarness.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -67,6 +68,19 @@ struct GatewayRig {
 
   // Polls `xrmctl status` until the outbox is empty and nothing is in flight; fails the test with
   // the last status seen if that does not happen within `timeout`. Returns that status.
+  // Waits until the daemon has taken at least n service events (each one recorded); fails the test
+  // naming what it took if not within timeout. The last status.
+  nlohmann::json await_events(std::size_t n, std::chrono::milliseconds timeout) const {
+    nlohmann::json st;
+    const bool all = poll_until(
+        [&] {
+          st = ctl_json({"status"});
+          return st["ingest"]["events"].get<std::size_t>() >= n;
+        },
+        timeout, std::chrono::milliseconds(100));
+    CHECK_TEXT(all, ("not every event was taken: " + st["ingest"].dump() + ", expected " + std::to_string(n)).c_str());
+    return st;
+  }
   nlohmann::json await_empty_outbox(std::chrono::milliseconds timeout) const {
     nlohmann::json st;
     const bool empty = poll_until(

@@ -5,7 +5,6 @@
 #include <CppUTest/TestHarness.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -34,7 +33,6 @@ using xrm::testing::GatewaySettings;
 using xrm::testing::GatewayUnderTest;
 using xrm::testing::guarded;
 using xrm::testing::Mosquitto;
-using xrm::testing::poll_until;
 using xrm::testing::Subscriber;
 using xrm::testing::Transcript;
 using xrm::testing::Arrived;
@@ -161,15 +159,10 @@ TEST(Uplink, RecordsMadeDuringAnUpstreamOutageArriveAfterItInOrder) {
     // subscribed again, so it cannot deliver the backlog to nobody (the restarted broker has no
     // sessions: persistence is off).
     const std::size_t connects = gateway->log_count("upstream: connected");
-    gateway->signal(SIGSTOP);
-    try {
+    gateway->held([&] {
       upstream->start();
       subscribe_central();
-    } catch (...) {
-      gateway->signal(SIGCONT);
-      throw;
-    }
-    gateway->signal(SIGCONT);
+    });
 
     Transcript after{kGatewayId};
     receive(after, sent_before + 1, last, kReconnectWait);

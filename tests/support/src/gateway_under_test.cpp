@@ -39,6 +39,17 @@ void GatewayUnderTest::signal(int sig) {
   if (process_) process_->kill(sig);
 }
 
+void GatewayUnderTest::held(const std::function<void()>& fn) {
+  signal(SIGSTOP);
+  try {
+    fn();
+  } catch (...) {
+    signal(SIGCONT);
+    throw;
+  }
+  signal(SIGCONT);
+}
+
 void GatewayUnderTest::write_config() {
   const auto& s = settings_;
   std::string toml;

@@ -2,6 +2,7 @@
 // The real xrm-gatewayd, run by a test against its own brokers, with its own config and data.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,9 @@ class GatewayUnderTest {
   int pid() const;
   // Sends a signal (SIGHUP to reload) without waiting.
   void signal(int sig);
+  // Runs fn with the daemon stopped (SIGSTOP): it sends and reads nothing meanwhile (a broker
+  // restarting, central subscribing again). SIGCONT afterwards, also when fn throws.
+  void held(const std::function<void()>& fn);
   // Replaces the settings and rewrites gateway.toml (a running daemon sees it on SIGHUP).
   void rewrite_config(GatewaySettings settings);
 
